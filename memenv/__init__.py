@@ -1,0 +1,24 @@
+"""memenv: multi-session memory environments (Gymnasium), after Memory-R2.
+
+``import memenv`` registers ``MemoryR2/Synthetic-v0`` and ``MemoryR2/LoCoMo-v0``; then
+``gymnasium.make("MemoryR2/LoCoMo-v0")``. No torch import anywhere on this package's import path.
+"""
+
+from memenv.actions import ExtractAction, ManageAction, ParseError, parse_action
+from memenv.bank import MemoryBank, MemoryEntry
+from memenv.env import EnvState, MemoryEnv
+from memenv.registration import register_envs
+
+register_envs()
+
+__version__ = "0.1.0"
+__all__ = [
+    "EnvState",
+    "ExtractAction",
+    "ManageAction",
+    "MemoryBank",
+    "MemoryEntry",
+    "MemoryEnv",
+    "ParseError",
+    "parse_action",
+]

@@ -1,0 +1,440 @@
+"""``MemoryEnv``: the multi-session memory environment (a thin Gymnasium adapter over bank, actions and scorers).
+
+Datasets subclass it (``memenv.envs.synthetic.SyntheticEnv``, ``memenv.envs.locomo.LoCoMoEnv``) and supply only
+how a conversation is chosen at reset (and, optionally, gold actions for an oracle).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import string
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from pydantic import BaseModel
+
+from memenv.actions import ROLES, AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, ParseError, UpdateOp, coerce_action
+from memenv.bank import BankState, MemoryBank, UnknownMemoryError
+from memenv.data.schema import QA, Conversation, Turn
+from memenv.retrieval import bm25_search
+from memenv.scoring.base import QARecord, QAScorer, make_scorer, summarize
+from memenv.text import count_tokens, terms
+
+RewardMode = Literal["terminal", "session"]
+MAX_OBS_CHARS = 1 << 22
+MAX_ACTION_CHARS = 1 << 14
+
+
+class EnvState(BaseModel):
+    """Everything needed to resume an episode exactly; JSON-serialisable (no pickle)."""
+
+    conversation: Conversation
+    bank: BankState
+    session: int
+    chunk: int
+    role: Literal["extractor", "manager"]
+    facts: list[Fact]
+    related: list[list[str]]
+    steps: int
+    invalid_actions: int
+    terminated: bool
+    rng_state: dict[str, Any]
+
+
+def canonical_json(view: dict[str, Any]) -> str:
+    """The observation text: sorted keys, no spaces, ASCII only (so it lies in the Text observation space)."""
+    return json.dumps(view, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+
+
+def split_chunks(turns: tuple[Turn, ...], num_chunks: int) -> list[tuple[Turn, ...]]:
+    """``turns`` cut into ``num_chunks`` contiguous, near-equal parts (some may be empty for short sessions)."""
+    bounds = np.linspace(0, len(turns), num_chunks + 1).round().astype(int)
+    return [turns[bounds[i] : bounds[i + 1]] for i in range(num_chunks)]
+
+
+def best_match(text: str, candidates: list[tuple[str, Any]]) -> Any:
+    """The payload of the candidate whose text shares the most retrieval terms with ``text`` (None if none do)."""
+    wanted = set(terms(text))
+    best, best_overlap = None, 0
+    for candidate_text, payload in candidates:
+        overlap = len(wanted & set(terms(candidate_text)))
+        if overlap > best_overlap:
+            best, best_overlap = payload, overlap
+    return best
+
+
+class MemoryEnv(gym.Env):
+    """A conversation is read session by session; the agent keeps a memory bank and is scored on questions.
+
+    ## Description
+    Each session is split into ``chunks_per_session`` chunks of turns. For every chunk two steps happen: the
+    **extractor** sees the chunk and lists facts; the **manager** sees those facts, each with the ids of related
+    memories (BM25 top-``retrieval_k``) and those memories, and emits ADD / UPDATE / DELETE / NOOP operations.
+    After the last chunk of the last session the questions are scored on the final bank.
+
+    ## Action Space
+    ``Text``: the raw LLM output, parsed by :func:`memenv.actions.parse_action` (JSON or line format). ``step``
+    also accepts an ``ExtractAction`` / ``ManageAction`` or a plain dict.
+
+    ## Observation Space
+    ``Dict(role=Discrete(2), session=Discrete(S + 1), text=Text(ASCII printable))``: role 0 is the extractor,
+    1 the manager; ``text`` is the canonical JSON of the structured view, also given as ``info["view"]``.
+
+    ## Rewards
+    ``reward_mode="terminal"``: 0 until the end, then the QA score of the final bank. ``"session"``: at the end of
+    every session, the score on the questions whose evidence is complete so far. Both subtract
+    ``compression_coef * max(0, tokens(bank) - 0.7 * tokens(dialogue so far)) / tokens(dialogue so far)``.
+    A step whose action is unparseable or partly invalid (unknown memory id, wrong role, empty content) adds
+    ``invalid_action_penalty``; the invalid part leaves the bank unchanged and ``info["error"]`` says why.
+
+    ## Starting State
+    An empty bank at the first chunk of session 1 of a conversation chosen by the subclass from ``np_random``.
+
+    ## Episode End
+    Termination: after the manager step of the last chunk of the last session. There is no truncation.
+
+    ## Forking
+    ``clone()`` returns an independent env at the identical state in O(1) of the bank size; ``get_state()`` /
+    ``set_state()`` save and restore it as JSON. Gymnasium wrappers do not forward attributes: call
+    ``env.unwrapped.clone()`` (or ``env.get_wrapper_attr("clone")``) on an env from ``gymnasium.make``.
+
+    ## Arguments
+    ``max_sessions`` (None = all), ``chunks_per_session`` (1), ``reward_mode`` ("terminal"), ``compression_coef``
+    (0.3, as Memory-R2), ``invalid_action_penalty`` (-0.1), ``scorer`` ("recall" | "rule" | "llm" | a QAScorer),
+    ``scorer_kwargs``, ``retrieval_k`` (5), ``render_mode`` (None | "ansi" | "human").
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(
+        self,
+        *,
+        horizon: int,
+        max_sessions: int | None = None,
+        chunks_per_session: int = 1,
+        reward_mode: RewardMode = "terminal",
+        compression_coef: float = 0.3,
+        invalid_action_penalty: float = -0.1,
+        scorer: str | QAScorer = "recall",
+        scorer_kwargs: dict[str, Any] | None = None,
+        retrieval_k: int = 5,
+        render_mode: str | None = None,
+    ) -> None:
+        if max_sessions is not None and max_sessions < 1:
+            raise ValueError(f"max_sessions must be >= 1 or None, got {max_sessions}")
+        if chunks_per_session < 1:
+            raise ValueError(f"chunks_per_session must be >= 1, got {chunks_per_session}")
+        if reward_mode not in ("terminal", "session"):
+            raise ValueError(f"reward_mode must be 'terminal' or 'session', got {reward_mode!r}")
+        if compression_coef < 0:
+            raise ValueError(f"compression_coef must be >= 0, got {compression_coef}")
+        if retrieval_k < 1:
+            raise ValueError(f"retrieval_k must be >= 1, got {retrieval_k}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        self.max_sessions = max_sessions
+        self.horizon = min(horizon, max_sessions) if max_sessions else horizon
+        self.chunks_per_session = chunks_per_session
+        self.reward_mode = reward_mode
+        self.compression_coef = compression_coef
+        self.invalid_action_penalty = invalid_action_penalty
+        self.scorer = make_scorer(scorer, **(scorer_kwargs or {}))
+        self.retrieval_k = retrieval_k
+        self.render_mode = render_mode
+        self.observation_space = spaces.Dict(
+            {
+                "role": spaces.Discrete(2),
+                "session": spaces.Discrete(self.horizon + 1),
+                "text": spaces.Text(MAX_OBS_CHARS, min_length=1, charset=string.printable),
+            }
+        )
+        self.action_space = spaces.Text(MAX_ACTION_CHARS, min_length=0, charset=string.printable)
+        self.conversation: Conversation | None = None
+        self.bank = MemoryBank()
+
+    # -- subclass hooks ---------------------------------------------------------------------------------------
+    def _select_conversation(self, options: dict[str, Any]) -> Conversation:
+        """The conversation for a new episode, chosen with ``self.np_random``; its ``questions`` are scored."""
+        raise NotImplementedError
+
+    def _gold(self) -> dict[str, Any] | None:
+        """The ideal action at the current step, as a JSON action dict, where the dataset knows it."""
+        return None
+
+    # -- position ---------------------------------------------------------------------------------------------
+    @property
+    def num_sessions(self) -> int:
+        return len(self.conversation.sessions) if self.conversation else 0
+
+    @property
+    def role(self) -> str:
+        return self._role
+
+    @property
+    def current_turns(self) -> tuple[Turn, ...]:
+        return self._chunks[self._session][self._chunk] if not self._terminated else ()
+
+    @property
+    def pending_facts(self) -> tuple[Fact, ...]:
+        """Facts from the last extractor step, waiting for the manager."""
+        return tuple(self._facts)
+
+    def _setup(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        self._chunks = [split_chunks(s.turns, self.chunks_per_session) for s in conversation.sessions]
+        self._dia_session = {t.dia_id: s.index for s in conversation.sessions for t in s.turns}
+
+    def _dialogue_tokens(self) -> int:
+        """Tokens of the dialogue shown so far: chunks before the current one, plus it once the extractor saw it."""
+        if self._terminated:
+            return sum(count_tokens(t.text) for s in self._chunks for c in s for t in c)
+        flat = [c for s in self._chunks[: self._session] for c in s] + list(self._chunks[self._session][: self._chunk])
+        if self._role == "manager":
+            flat.append(self._chunks[self._session][self._chunk])
+        return sum(count_tokens(t.text) for c in flat for t in c)
+
+    def compression_penalty(self) -> float:
+        """``compression_coef * max(0, tokens(bank) - 0.7 tokens(dialogue so far)) / tokens(dialogue so far)``."""
+        dialogue = max(self._dialogue_tokens(), 1)
+        return self.compression_coef * max(0.0, self.bank.tokens - 0.7 * dialogue) / dialogue
+
+    # -- views ------------------------------------------------------------------------------------------------
+    def _header(self, role: str) -> dict[str, Any]:
+        session = self.conversation.sessions[min(self._session, self.num_sessions - 1)]
+        return {
+            "role": role,
+            "session": session.index,
+            "num_sessions": self.num_sessions,
+            "chunk": self._chunk,
+            "num_chunks": self.chunks_per_session,
+            "date": session.date_time,
+            "speakers": list(self.conversation.speakers),
+        }
+
+    def _view(self) -> dict[str, Any]:
+        view = self._header(self._role)
+        if self._role == "extractor":
+            view["turns"] = [t.model_dump() for t in self.current_turns]
+            if self._terminated:
+                view["done"] = True
+            return view
+        view["facts"] = [
+            {"index": i, **fact.model_dump(), "related": related}
+            for i, (fact, related) in enumerate(zip(self._facts, self._related))
+        ]
+        shown = dict.fromkeys(memory_id for related in self._related for memory_id in related)
+        view["memories"] = [
+            self.bank.get(memory_id).model_dump(include={"memory_id", "content", "speaker", "session", "date"})
+            for memory_id in shown
+        ]
+        return view
+
+    def _observation(self, view: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "role": ROLES.index(view["role"]),
+            "session": min(view["session"], self.horizon),
+            "text": canonical_json(view),
+        }
+
+    def _info(self, view: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        info = {"role": view["role"], "session": view["session"], "chunk": self._chunk, "session_end": False}
+        info.update(extra)
+        info["view"] = view
+        gold = None if self._terminated else self._gold()
+        if gold is not None:
+            info["gold"] = gold
+        return info
+
+    # -- gymnasium API ----------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        conversation = self._select_conversation(dict(options or {})).truncated(self.max_sessions)
+        if not conversation.sessions:
+            raise ValueError(f"conversation {conversation.conversation_id!r} has no sessions")
+        self._setup(conversation)
+        self.bank = MemoryBank()
+        self._session, self._chunk, self._role = 0, 0, "extractor"
+        self._facts, self._related = [], []
+        self._steps, self._invalid_actions, self._terminated = 0, 0, False
+        view = self._view()
+        return self._observation(view), self._info(view)
+
+    def step(self, action: Any):
+        if self.conversation is None:
+            raise RuntimeError("call reset() before step()")
+        if self._terminated:
+            raise RuntimeError("the episode has terminated; call reset() to start a new one")
+        parsed = coerce_action(self._role, action)
+        errors: list[str] = []
+        if isinstance(parsed, ParseError):
+            errors.append(parsed.message)
+            parsed = ExtractAction() if self._role == "extractor" else ManageAction()
+        if isinstance(parsed, ExtractAction):
+            self._extract(parsed)
+            self._role = "manager"
+        else:
+            errors += self._manage(parsed)
+            self._role = "extractor"
+        self._steps += 1
+        reward = self.invalid_action_penalty if errors else 0.0
+        self._invalid_actions += bool(errors)
+        extra: dict[str, Any] = {"invalid_ops": len(errors)}
+        if errors:
+            extra["error"] = "; ".join(errors)
+        if self._role == "extractor":  # a manager step just ended: advance to the next chunk
+            reward += self._advance(extra)
+        view = self._view()
+        info = self._info(view, **extra)
+        if self.render_mode == "human":
+            print(self.render_text(view))
+        return self._observation(view), float(reward), self._terminated, False, info
+
+    def _extract(self, action: ExtractAction) -> None:
+        turns = self.current_turns
+        chunk_ids = {t.dia_id for t in turns}
+        candidates = [(f"{t.speaker} {t.text}", t) for t in turns]
+        facts = []
+        for fact in action.facts:
+            dia_ids = tuple(d for d in fact.dia_ids if d in chunk_ids)
+            speaker = fact.speaker
+            if not dia_ids and (turn := best_match(fact.fact, candidates)) is not None:
+                dia_ids, speaker = (turn.dia_id,), speaker or turn.speaker
+            facts.append(fact.model_copy(update={"dia_ids": dia_ids, "speaker": speaker}))
+        self._facts = facts
+        self._related = [[m for m, _ in bm25_search(self.bank, f.fact, self.retrieval_k)] for f in facts]
+
+    def _manage(self, action: ManageAction) -> list[str]:
+        session = self.conversation.sessions[self._session]
+        where = {"session": session.index, "date": session.date_time, "step": self._steps}
+        facts = [(f.fact, f) for f in self._facts]
+        errors = []
+        for i, op in enumerate(action.operations):
+            source = best_match(op.content, facts) if isinstance(op, (AddOp, UpdateOp)) else None
+            dia_ids = op.dia_ids if isinstance(op, (AddOp, UpdateOp)) and op.dia_ids else (source.dia_ids if source else ())
+            try:
+                if isinstance(op, AddOp):
+                    speaker = op.speaker or (source.speaker if source else None)
+                    self.bank, _ = self.bank.add(op.content, speaker=speaker, dia_ids=dia_ids, **where)
+                elif isinstance(op, UpdateOp):
+                    self.bank = self.bank.update(op.memory_id, op.content, dia_ids=dia_ids, **where)
+                elif isinstance(op, DeleteOp):
+                    self.bank = self.bank.delete(op.memory_id)
+                elif isinstance(op, NoopOp) and op.memory_id is not None:
+                    self.bank.get(op.memory_id)
+            except UnknownMemoryError as exc:
+                errors.append(f"operations[{i}] {op.op}: {exc}")
+        self._facts, self._related = [], []
+        return errors
+
+    def _advance(self, extra: dict[str, Any]) -> float:
+        """Move past the finished chunk; return the reward earned at a session end (0 otherwise)."""
+        self._chunk += 1
+        if self._chunk < self.chunks_per_session:
+            return 0.0
+        extra["session_end"] = True
+        finished = self._session + 1
+        if finished < self.num_sessions:
+            self._session, self._chunk = finished, 0
+            if self.reward_mode == "terminal":
+                return 0.0
+            return self.score("seen")["score"] - self.compression_penalty()
+        self._terminated = True
+        self._chunk = self.chunks_per_session - 1
+        records = self.scorer.score(self.conversation.questions, self.bank)
+        final = summarize(records)
+        penalty = self.compression_penalty()
+        extra.update(
+            qa=[r.model_dump() for r in records],
+            metrics=final,
+            session_rewards=self._session_rewards(records),
+            compression_penalty=penalty,
+        )
+        return final["score"] - penalty
+
+    def _session_rewards(self, records: list[QARecord]) -> list[float]:
+        """Final-bank score attributed to the session holding each question's evidence ("persession")."""
+        totals = [[0.0, 0] for _ in range(self.num_sessions)]
+        for record in records:
+            totals[record.session - 1][0] += record.score
+            totals[record.session - 1][1] += 1
+        return [total / count if count else 0.0 for total, count in totals]
+
+    def score(self, questions: Literal["seen", "all"] = "seen") -> dict[str, Any]:
+        """Score the current bank without stepping: ``summarize`` output plus ``qa`` (the records).
+
+        ``"seen"``: questions whose evidence lies in sessions completed so far; ``"all"``: every question.
+        """
+        if questions not in ("seen", "all"):
+            raise ValueError(f"questions must be 'seen' or 'all', got {questions!r}")
+        completed = self.num_sessions if self._terminated else self._session
+        pool: list[QA] = [q for q in self.conversation.questions if questions == "all" or q.session <= completed]
+        records = self.scorer.score(pool, self.bank)
+        return {**summarize(records), "qa": [r.model_dump() for r in records]}
+
+    # -- forking ----------------------------------------------------------------------------------------------
+    def clone(self) -> "MemoryEnv":
+        """An independent env at the identical state; O(1) in bank size (the bank is persistent)."""
+        new = copy.copy(self)
+        new._facts, new._related = list(self._facts), [list(r) for r in self._related]
+        new.observation_space = copy.deepcopy(self.observation_space)
+        new.action_space = copy.deepcopy(self.action_space)
+        if self._np_random is not None:
+            new._np_random = np.random.Generator(type(self._np_random.bit_generator)())
+            new._np_random.bit_generator.state = self._np_random.bit_generator.state
+        return new
+
+    def get_state(self) -> EnvState:
+        if self.conversation is None:
+            raise RuntimeError("call reset() before get_state()")
+        return EnvState(
+            conversation=self.conversation,
+            bank=self.bank.to_state(),
+            session=self._session,
+            chunk=self._chunk,
+            role=self._role,
+            facts=list(self._facts),
+            related=[list(r) for r in self._related],
+            steps=self._steps,
+            invalid_actions=self._invalid_actions,
+            terminated=self._terminated,
+            rng_state=self.np_random.bit_generator.state,
+        )
+
+    def set_state(self, state: EnvState | dict[str, Any] | str) -> None:
+        """Restore a state from ``get_state()`` (the model, its dict, or its JSON)."""
+        if isinstance(state, str):
+            state = EnvState.model_validate_json(state)
+        elif isinstance(state, dict):
+            state = EnvState.model_validate(state)
+        self._setup(state.conversation)
+        self.bank = MemoryBank.from_state(state.bank)
+        self._session, self._chunk, self._role = state.session, state.chunk, state.role
+        self._facts, self._related = list(state.facts), [list(r) for r in state.related]
+        self._steps, self._invalid_actions, self._terminated = state.steps, state.invalid_actions, state.terminated
+        self.np_random.bit_generator.state = state.rng_state
+
+    @property
+    def invalid_actions(self) -> int:
+        return self._invalid_actions
+
+    # -- rendering --------------------------------------------------------------------------------------------
+    def render_text(self, view: dict[str, Any]) -> str:
+        lines = [f"[session {view['session']}/{view['num_sessions']} chunk {view['chunk']}] {view['role']}"]
+        for turn in view.get("turns", []):
+            lines.append(f"  {turn['dia_id']} {turn['speaker']}: {turn['text']}")
+        for fact in view.get("facts", []):
+            lines.append(f"  fact {fact['index']}: {fact['fact']} (related: {', '.join(fact['related']) or '-'})")
+        lines.append(f"  bank: {len(self.bank)} entries, {self.bank.tokens} tokens")
+        return "\n".join(lines)
+
+    def render(self) -> str | None:
+        if self.render_mode is None or self.conversation is None:
+            return None
+        text = self.render_text(self._view())
+        if self.render_mode == "ansi":
+            return text
+        print(text)
+        return None

@@ -1,0 +1,68 @@
+"""``recall``: the default scorer. Deterministic, CPU-only, no model.
+
+For each question it retrieves the top-``k`` entries (BM25 over the question) and scores the fraction of the
+normalised gold-answer tokens (LoCoMo normalisation + Porter stems) that occur in them. An entry's text includes
+the date of the session that wrote it, so temporal answers are reachable. Adversarial (unanswerable) questions
+score ``1 - recall`` of the adversarial answer's tokens: memory should not support a plausible wrong answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from memenv.bank import MemoryBank
+from memenv.data.schema import QA
+from memenv.retrieval import bm25_search
+from memenv.scoring.base import QARecord, bank_dia_ids, evidence_counts
+
+
+@lru_cache(maxsize=100_000)
+def _token_set(text: str) -> frozenset[str]:
+    from memenv.scoring.metrics import answer_tokens
+
+    return frozenset(answer_tokens(text))
+
+
+def token_recall(gold: str, context_tokens: frozenset[str]) -> float:
+    """Fraction of the gold answer's distinct normalised tokens present in the context (0 for an empty gold)."""
+    wanted = _token_set(gold)
+    return len(wanted & context_tokens) / len(wanted) if wanted else 0.0
+
+
+class RecallScorer:
+    """Answer-token recall of the top-``k`` retrieved memories."""
+
+    name = "recall"
+
+    def __init__(self, top_k: int = 10) -> None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        self.top_k = top_k
+
+    def score(self, questions: Sequence[QA], bank: MemoryBank) -> list[QARecord]:
+        in_bank = bank_dia_ids(bank)
+        records = []
+        for question in questions:
+            retrieved = [bank.get(memory_id) for memory_id, _ in bm25_search(bank, question.question, self.top_k)]
+            context: frozenset[str] = frozenset().union(*(_token_set(entry.text) for entry in retrieved))
+            if question.category == "adversarial":
+                score = 1.0 - token_recall(question.adversarial_answer or "", context)
+            else:
+                score = token_recall(question.answer, context)
+            retrieved_dia = {dia_id for entry in retrieved for dia_id in entry.dia_ids}
+            needed, missing = evidence_counts(question, in_bank)
+            records.append(
+                QARecord(
+                    question=question.question,
+                    answer=question.answer,
+                    category=question.category,
+                    session=question.session,
+                    score=score,
+                    retrieved=[entry.memory_id for entry in retrieved],
+                    evidence_recall=len(set(question.evidence) & retrieved_dia) / needed if needed else None,
+                    evidence_needed=needed,
+                    evidence_missing=missing,
+                )
+            )
+        return records
