@@ -217,17 +217,17 @@ class MemoryEnv(gym.Env):
     def _view(self) -> dict[str, Any]:
         view = self._header(self._role)
         if self._role == "extractor":
-            view["turns"] = [t.model_dump() for t in self.current_turns]
+            view["turns"] = [t.model_dump(mode="json") for t in self.current_turns]
             if self._terminated:
                 view["done"] = True
             return view
         view["facts"] = [
-            {"index": i, **fact.model_dump(), "related": related}
+            {"index": i, **fact.model_dump(mode="json"), "related": related}
             for i, (fact, related) in enumerate(zip(self._facts, self._related))
         ]
         shown = dict.fromkeys(memory_id for related in self._related for memory_id in related)
         view["memories"] = [
-            self.bank.get(memory_id).model_dump(include={"memory_id", "content", "speaker", "session", "date"})
+            self.bank.get(memory_id).model_dump(mode="json", include={"memory_id", "content", "speaker", "session", "date"})
             for memory_id in shown
         ]
         return view

@@ -1,0 +1,3 @@
+from memr2.cli import main
+
+raise SystemExit(main())

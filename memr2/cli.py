@@ -1,0 +1,50 @@
+"""``memr2``: one entry point, one module per sub-command under ``memr2/commands/``.
+
+Each command module defines ``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
+Command modules are imported lazily when possible so ``memr2 envs`` does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from memr2 import __version__
+
+COMMANDS = ("envs", "play", "eval", "train", "leaderboard", "data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memr2",
+        description="Multi-session memory environments, memory agents and LoGo-GRPO trainers (Memory-R2).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"memr2.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"memr2.commands.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"memr2 {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``memr2`` sub-command; each defines ``register(subparsers)``."""
