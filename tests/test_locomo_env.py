@@ -1,0 +1,98 @@
+"""MemoryR2/LoCoMo-v0: check_env, conversation choice, question filtering and an end-to-end episode."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import memenv  # noqa: F401  (registers the ids)
+from memenv.data.locomo import DEV_PATH
+from memenv.envs.locomo import LoCoMoEnv
+
+ENV_ID = "MemoryR2/LoCoMo-v0"
+
+
+def test_check_env_default_kwargs():
+    env = gym.make(ENV_ID)
+    check_env(env.unwrapped, skip_render_check=True)
+    assert env.unwrapped.report.questions == 497
+
+
+def test_resets_cycle_deterministically_by_seed():
+    env = gym.make(ENV_ID, max_sessions=1)
+    ids = lambda: env.unwrapped.conversation.conversation_id  # noqa: E731
+    env.reset(seed=0)
+    order = [ids()]
+    for _ in range(3):
+        env.reset()
+        order.append(ids())
+    assert order == ["conv-26", "conv-30", "conv-41", "conv-26"]
+    env.reset(seed=4)
+    assert ids() == "conv-30"
+    obs_a, _ = env.reset(seed=7)
+    obs_b, _ = gym.make(ENV_ID, max_sessions=1).reset(seed=7)
+    assert obs_a["text"] == obs_b["text"]
+
+
+def test_conversation_choice_by_kwarg_and_option():
+    env = gym.make(ENV_ID, conversation="conv-41", max_sessions=1)
+    env.reset(seed=0)
+    assert env.unwrapped.conversation.conversation_id == "conv-41"
+    env.reset(options={"conversation": "conv-30"})
+    assert env.unwrapped.conversation.conversation_id == "conv-30"
+    with pytest.raises(ValueError, match="unknown conversation"):
+        gym.make(ENV_ID, conversation="conv-99")
+
+
+def test_adversarial_questions_are_opt_in_and_truncation_keeps_answerable_ones():
+    default = LoCoMoEnv()
+    assert sum(len(c.questions) for c in default.conversations) == 497 - 112
+    full = LoCoMoEnv(include_adversarial=True)
+    assert sum(len(c.questions) for c in full.conversations) == 497
+    env = LoCoMoEnv(conversation="conv-26", max_sessions=2)
+    env.reset(seed=0)
+    questions = env.conversation.questions
+    assert questions and all(q.session <= 2 and q.category != "adversarial" for q in questions)
+
+
+def test_data_path_and_env_var(tmp_path, monkeypatch):
+    data = json.loads(DEV_PATH.read_text())[2:]
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(data))
+    assert [c.conversation_id for c in LoCoMoEnv(data_path=path).conversations] == ["conv-41"]
+    monkeypatch.setenv("MEMR2_LOCOMO_PATH", str(path))
+    assert [c.conversation_id for c in LoCoMoEnv().conversations] == ["conv-41"]
+
+
+def store_turns(view: dict) -> dict:
+    """Extractor: every turn as a fact; manager: ADD each fact (a store-everything policy)."""
+    if view["role"] == "extractor":
+        return {"facts": [{"speaker": t["speaker"], "fact": t["text"], "dia_ids": [t["dia_id"]]} for t in view["turns"]]}
+    return {"operations": [{"op": "ADD", "content": f["fact"], "speaker": f["speaker"], "dia_ids": f["dia_ids"]}
+                           for f in view["facts"]]}
+
+
+def run(env: gym.Env, policy) -> tuple[list[float], dict]:
+    _, info = env.reset(seed=0)
+    rewards, terminated = [], False
+    while not terminated:
+        _, reward, terminated, truncated, info = env.step(policy(info["view"]))
+        rewards.append(reward)
+        assert not truncated
+    return rewards, info
+
+
+def test_episode_store_everything_beats_empty_bank_and_attributes_sessions():
+    kwargs = dict(conversation="conv-30", max_sessions=3, chunks_per_session=2, reward_mode="session")
+    rewards, info = run(gym.make(ENV_ID, **kwargs), store_turns)
+    assert len(rewards) == 3 * 2 * 2
+    assert info["metrics"]["count"] == len(info["qa"]) > 0
+    assert info["metrics"]["m_fail"] == 0.0
+    assert len(info["session_rewards"]) == 3
+    assert all(r["category"] != "adversarial" for r in info["qa"])
+    _, empty = run(gym.make(ENV_ID, **kwargs), lambda view: {"facts": []} if view["role"] == "extractor" else {"operations": []})
+    assert empty["metrics"]["score"] == 0.0 and empty["metrics"]["m_fail"] == 1.0
+    assert info["metrics"]["score"] > empty["metrics"]["score"]
