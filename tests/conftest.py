@@ -1,0 +1,32 @@
+"""Shared fixtures: a tiny hand-written two-session conversation."""
+
+import pytest
+
+from memenv.data.schema import QA, Conversation, Session, Turn
+
+
+@pytest.fixture
+def tiny_conversation() -> Conversation:
+    return Conversation(
+        conversation_id="tiny",
+        speakers=("Alice", "Bob"),
+        sessions=(
+            Session(
+                index=1,
+                date_time="1:00 pm on 1 May, 2023",
+                turns=(
+                    Turn(speaker="Alice", dia_id="D1:1", text="I live in Oslo now."),
+                    Turn(speaker="Bob", dia_id="D1:2", text="Nice, I play the guitar."),
+                ),
+            ),
+            Session(
+                index=2,
+                date_time="2:00 pm on 2 June, 2023",
+                turns=(Turn(speaker="Alice", dia_id="D2:1", text="I moved to Rome last week."),),
+            ),
+        ),
+        questions=(
+            QA(question="What does Bob play?", answer="guitar", category="single-hop", evidence=("D1:2",), session=1),
+            QA(question="Where does Alice live?", answer="Rome", category="single-hop", evidence=("D2:1",), session=2),
+        ),
+    )
