@@ -1,0 +1,146 @@
+"""Every prompt the LLM agent uses: two role system prompts, how a view becomes a user message, and one short
+few-shot example per role given as prior chat turns (small models copy formats far better from a previous
+assistant turn than from instructions).
+
+Two output formats (both read by :func:`memenv.actions.parse_action`):
+
+* ``"lines"`` (default, for small models): extractor ``- Speaker: fact [D1:2]``; manager ``ADD: text [D1:2]``,
+  ``UPDATE m3: text``, ``DELETE m3``, ``NOOP``.
+* ``"json"`` (Memory-R2's format): ``{"facts": [...]}`` and ``{"operations": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+OutputFormat = Literal["lines", "json"]
+FORMATS: tuple[str, ...] = ("lines", "json")
+
+_EXTRACTOR_TASK = (
+    "You are the fact extractor of a long-term memory system. You read one part of a conversation and write "
+    "down the facts worth remembering to answer questions later: personal details, events, plans, preferences, "
+    "names, places and dates. Write each fact as a short standalone sentence that names the person; turn "
+    "relative dates ('yesterday', 'last week') into dates using the session date. Skip greetings and small talk."
+)
+_MANAGER_TASK = (
+    "You are the memory manager of a long-term memory system. You get new facts and the existing memories "
+    "related to them, each with its id. For every fact choose one operation: ADD a new memory when the fact is "
+    "new; UPDATE a memory when the fact changes it or adds detail (write the merged memory); DELETE a memory "
+    "that the fact shows is no longer true; NOOP when the fact is already remembered. Use only the memory ids "
+    "shown."
+)
+_FORMAT_RULES = {
+    ("extractor", "lines"): "Answer with one fact per line, as: - Speaker: fact [dialogue id]",
+    ("extractor", "json"): 'Answer with JSON only: {"facts": [{"speaker": ..., "fact": ..., "dia_ids": [...]}]}',
+    ("manager", "lines"): "Answer with one operation per line: ADD: <memory> | UPDATE <id>: <memory> | DELETE <id> | NOOP",
+    ("manager", "json"): (
+        'Answer with JSON only: {"operations": [{"op": "ADD", "content": ...}, '
+        '{"op": "UPDATE", "memory_id": ..., "content": ...}, {"op": "DELETE", "memory_id": ...}, {"op": "NOOP"}]}'
+    ),
+}
+
+
+def system_prompt(role: str, fmt: OutputFormat = "lines") -> str:
+    """The system prompt of ``role`` ("extractor" | "manager") for output format ``fmt``."""
+    if (role, fmt) not in _FORMAT_RULES:
+        raise ValueError(f"unknown role/format {role!r}/{fmt!r}; roles: extractor, manager; formats: {FORMATS}")
+    return f"{_EXTRACTOR_TASK if role == 'extractor' else _MANAGER_TASK}\n\n{_FORMAT_RULES[(role, fmt)]}"
+
+
+def _header(view: dict[str, Any]) -> str:
+    speakers = ", ".join(view.get("speakers") or [])
+    date = view.get("date") or "unknown"
+    return f"Session {view.get('session')} of {view.get('num_sessions')} (date: {date}). Speakers: {speakers}."
+
+
+def user_message(view: dict[str, Any]) -> str:
+    """The user turn for one env view (``info["view"]``)."""
+    if view["role"] == "extractor":
+        lines = [f"[{t['dia_id']}] {t['speaker']}: {t['text']}" for t in view.get("turns", [])]
+        return f"{_header(view)}\nConversation:\n" + ("\n".join(lines) or "(no turns)")
+    memories = [
+        f"{m['memory_id']} ({m.get('speaker') or 'unknown'}, {m.get('date') or 'session ' + str(m.get('session'))}): "
+        f"{m['content']}"
+        for m in view.get("memories", [])
+    ]
+    facts = []
+    for f in view.get("facts", []):
+        who = f"{f['speaker']}: " if f.get("speaker") else ""
+        evidence = f" [{', '.join(f['dia_ids'])}]" if f.get("dia_ids") else ""
+        related = ", ".join(f.get("related") or []) or "none"
+        facts.append(f"{f['index'] + 1}. {who}{f['fact']}{evidence} (related: {related})")
+    return (
+        f"{_header(view)}\nExisting memories:\n"
+        + ("\n".join(memories) or "(none)")
+        + "\nNew facts:\n"
+        + ("\n".join(facts) or "(none)")
+    )
+
+
+# -- few-shot examples: views in the env's own shape, and the answer in each format -----------------------------
+_HEADER = {"session": 2, "num_sessions": 8, "chunk": 0, "num_chunks": 1, "date": "10 May 2023", "speakers": ["Ana", "Ben"]}
+EXAMPLE_VIEWS: dict[str, dict[str, Any]] = {
+    "extractor": {
+        "role": "extractor",
+        **_HEADER,
+        "turns": [
+            {"speaker": "Ana", "dia_id": "D2:1", "text": "Hi Ben! I finally moved to Lisbon last week."},
+            {"speaker": "Ben", "dia_id": "D2:2", "text": "Congrats! I started learning the cello."},
+        ],
+    },
+    "manager": {
+        "role": "manager",
+        **_HEADER,
+        "facts": [
+            {"index": 0, "speaker": "Ana", "fact": "Ana moved to Lisbon around 3 May 2023.", "dia_ids": ["D2:1"], "related": ["m1"]},
+            {"index": 1, "speaker": "Ben", "fact": "Ben is learning the cello.", "dia_ids": ["D2:2"], "related": []},
+        ],
+        "memories": [{"memory_id": "m1", "content": "Ana lives in Porto.", "speaker": "Ana", "session": 1, "date": "2 April 2023"}],
+    },
+}
+_EXAMPLE_FACTS = [("Ana", "Ana moved to Lisbon around 3 May 2023.", "D2:1"), ("Ben", "Ben started learning the cello.", "D2:2")]
+EXAMPLE_ANSWERS: dict[tuple[str, str], str] = {
+    ("extractor", "lines"): "\n".join(f"- {s}: {f} [{d}]" for s, f, d in _EXAMPLE_FACTS),
+    ("extractor", "json"): json.dumps({"facts": [{"speaker": s, "fact": f, "dia_ids": [d]} for s, f, d in _EXAMPLE_FACTS]}),
+    ("manager", "lines"): (
+        "UPDATE m1: Ana lives in Lisbon (moved from Porto around 3 May 2023). [D2:1]\n"
+        "ADD: Ben is learning the cello. [D2:2]"
+    ),
+    ("manager", "json"): json.dumps(
+        {
+            "operations": [
+                {
+                    "op": "UPDATE",
+                    "memory_id": "m1",
+                    "content": "Ana lives in Lisbon (moved from Porto around 3 May 2023).",
+                    "dia_ids": ["D2:1"],
+                },
+                {"op": "ADD", "content": "Ben is learning the cello.", "dia_ids": ["D2:2"]},
+            ]
+        }
+    ),
+}
+
+
+def build_messages(view: dict[str, Any], fmt: OutputFormat = "lines", few_shot: bool = True) -> list[dict[str, str]]:
+    """Chat messages for ``view``: system prompt, the role's few-shot exchange (optional), then the view.
+
+    >>> [m["role"] for m in build_messages(EXAMPLE_VIEWS["manager"])]
+    ['system', 'user', 'assistant', 'user']
+    """
+    role = view["role"]
+    messages = [{"role": "system", "content": system_prompt(role, fmt)}]
+    if few_shot:
+        messages += [
+            {"role": "user", "content": user_message(EXAMPLE_VIEWS[role])},
+            {"role": "assistant", "content": EXAMPLE_ANSWERS[(role, fmt)]},
+        ]
+    messages.append({"role": "user", "content": user_message(view)})
+    return messages
+
+
+ANSWER_SYSTEM = (
+    "You answer questions about a long conversation using only the memories given. Answer with a short phrase "
+    "(a name, place, date or a few words), not a sentence. If the memories do not say, answer: Not mentioned."
+)
