@@ -139,8 +139,3 @@ def build_messages(view: dict[str, Any], fmt: OutputFormat = "lines", few_shot: 
     messages.append({"role": "user", "content": user_message(view)})
     return messages
 
-
-ANSWER_SYSTEM = (
-    "You answer questions about a long conversation using only the memories given. Answer with a short phrase "
-    "(a name, place, date or a few words), not a sentence. If the memories do not say, answer: Not mentioned."
-)

@@ -1,0 +1,206 @@
+"""``LLMAgent``: one causal-LM backbone that plays both roles (fact extractor, memory manager) through role
+prompts, and records what it generated so a trainer can score it again with gradients.
+
+For every action it keeps an :class:`ActionRecord` -- prompt token ids, generated token ids and their log-probs
+under the sampling distribution (``log_softmax(logits / temperature)``, TRL's convention). :meth:`LLMAgent.logprobs`
+recomputes those log-probs with gradients, batched with padding, so ``ratio = exp(new - old)`` is well defined;
+with fp32 and unchanged weights the two agree to ~1e-5.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.llm.backend import Backend, SamplingConfig
+from agents.llm.prompts import FORMATS, OutputFormat, build_messages
+from memenv.actions import ParseError, parse_action
+
+
+@dataclass
+class ActionRecord:
+    """One generated action, with everything a policy-gradient trainer needs."""
+
+    role: str
+    session: int
+    chunk: int
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    logprobs: list[float]
+    """Log-prob of each completion id under the sampling distribution at generation time."""
+    text: str
+    temperature: float
+    finished: bool
+    """False when ``max_new_tokens`` cut the completion."""
+    parse_error: str | None = None
+    reward: float | None = None
+    advantage: float | None = None
+
+
+@dataclass
+class RoleStats:
+    """Counters for one role: actions, parse failures, tokens generated and time spent generating."""
+
+    actions: int = 0
+    parse_failures: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def parse_failure_rate(self) -> float:
+        return self.parse_failures / self.actions if self.actions else 0.0
+
+
+def pad_right(rows: Sequence[Sequence[float]], value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(values (B, T), mask (B, T))`` for ragged ``rows``, padded on the right.
+
+    >>> pad_right([[1.0, 2.0], [3.0]])[1].tolist()
+    [[True, True], [True, False]]
+    """
+    width = max((len(r) for r in rows), default=0)
+    values = torch.full((len(rows), width), value, dtype=torch.float32)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, row in enumerate(rows):
+        values[i, : len(row)] = torch.as_tensor(list(row), dtype=torch.float32)
+        mask[i, : len(row)] = True
+    return values, mask
+
+
+def view_of(observation: Any, info: dict[str, Any] | None) -> dict[str, Any]:
+    """The structured view: ``info["view"]`` when present, else decoded from the observation's JSON text."""
+    if info and isinstance(info.get("view"), dict):
+        return info["view"]
+    text = observation["text"] if isinstance(observation, dict) else observation
+    return json.loads(text)
+
+
+class LLMAgent:
+    """A memory agent backed by one LLM for both roles.
+
+    Args:
+        backend: a :class:`~agents.llm.backend.Backend` (``transformers``, ``tiny`` or ``vllm``).
+        fmt: output format asked for, ``"lines"`` (default; small models follow it) or ``"json"``.
+        temperature, top_p, max_new_tokens: generation settings (``temperature=0`` is greedy).
+        seed: seeds the agent's own generator, from which every generate call draws its seed.
+        few_shot: include each role's few-shot exchange as prior chat turns.
+        record: keep an :class:`ActionRecord` per action in ``self.records``.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        fmt: OutputFormat = "lines",
+        temperature: float = 0.7,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        seed: int = 0,
+        few_shot: bool = True,
+        record: bool = True,
+    ) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+        self.backend = backend
+        self.fmt = fmt
+        self.sampling = SamplingConfig(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+        self.few_shot = few_shot
+        self.record = record
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self.records: list[ActionRecord] = []
+        self.stats: dict[str, RoleStats] = {"extractor": RoleStats(), "manager": RoleStats()}
+
+    @property
+    def name(self) -> str:
+        return f"llm:{self.backend.name}"
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start an episode: clear ``records`` (take them first with :meth:`pop_records`); reseed if given."""
+        self.records = []
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+
+    def pop_records(self) -> list[ActionRecord]:
+        """The records gathered so far, removing them from the agent."""
+        records, self.records = self.records, []
+        return records
+
+    def prompt_ids(self, view: dict[str, Any]) -> list[int]:
+        """Token ids of the chat prompt for ``view`` (system, few-shot turns, the view, assistant header)."""
+        tokenizer = self.backend.tokenizer
+        text = tokenizer.apply_chat_template(
+            build_messages(view, self.fmt, self.few_shot), tokenize=False, add_generation_prompt=True
+        )
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def act(self, observation: Any, info: dict[str, Any] | None = None) -> str:
+        """The raw text the model wrote for this step (the env parses it and penalises what it cannot read)."""
+        return self.act_batch([observation], [info])[0]
+
+    def act_batch(self, observations: Sequence[Any], infos: Sequence[dict[str, Any] | None]) -> list[str]:
+        """One generate call for many steps -- e.g. the n rollouts of a GRPO group, whatever their roles."""
+        views = [view_of(o, i) for o, i in zip(observations, infos)]
+        prompts = [self.prompt_ids(v) for v in views]
+        seed = int(self._rng.integers(2**31 - 1))
+        start = time.perf_counter()
+        samples = self.backend.generate(prompts, self.sampling, seed)
+        elapsed = time.perf_counter() - start
+        total_tokens = max(sum(len(s.token_ids) for s in samples), 1)
+        texts = []
+        for view, prompt, sample in zip(views, prompts, samples):
+            text = self.backend.tokenizer.decode(sample.token_ids, skip_special_tokens=True).strip()
+            parsed = parse_action(view["role"], text)
+            error = parsed.message if isinstance(parsed, ParseError) else None
+            stats = self.stats[view["role"]]
+            stats.actions += 1
+            stats.parse_failures += error is not None
+            stats.tokens += len(sample.token_ids)
+            stats.seconds += elapsed * len(sample.token_ids) / total_tokens
+            if self.record:
+                self.records.append(
+                    ActionRecord(
+                        role=view["role"],
+                        session=int(view.get("session", 0)),
+                        chunk=int(view.get("chunk", 0)),
+                        prompt_ids=prompt,
+                        completion_ids=list(sample.token_ids),
+                        logprobs=list(sample.logprobs),
+                        text=text,
+                        temperature=self.sampling.temperature,
+                        finished=sample.finished,
+                        parse_error=error,
+                    )
+                )
+            texts.append(text)
+        return texts
+
+    def logprobs(self, records: Sequence[ActionRecord], batch_size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+        """Recompute the records' completion log-probs *with gradients*: ``(logprobs (B, T), mask (B, T))``,
+        right-padded like :meth:`recorded_logprobs`, at each record's own temperature."""
+        rows: list[torch.Tensor | None] = [None] * len(records)
+        for temperature in sorted({r.temperature for r in records}):
+            index = [i for i, r in enumerate(records) if r.temperature == temperature]
+            scored = self.backend.score(
+                [records[i].prompt_ids for i in index],
+                [records[i].completion_ids for i in index],
+                temperature=temperature,
+                batch_size=batch_size,
+            )
+            for i, row in zip(index, scored):
+                rows[i] = row
+        width = max((len(r.completion_ids) for r in records), default=0)
+        mask = pad_right([[0.0] * len(r.completion_ids) for r in records])[1]
+        padded = [torch.nn.functional.pad(row.float(), (0, width - row.shape[0])) for row in rows]
+        values = torch.stack(padded) if padded else torch.zeros((0, 0))
+        return values, mask
+
+    @staticmethod
+    def recorded_logprobs(records: Sequence[ActionRecord]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The log-probs recorded at generation time, ``(logprobs (B, T), mask (B, T))``, right-padded."""
+        return pad_right([r.logprobs for r in records])

@@ -1,0 +1,62 @@
+"""Build backends and LLM agents by name: what ``--agent llm --model ... --backend ...`` resolves to."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+import torch
+
+from agents.llm.agent import LLMAgent
+from agents.llm.backend import Backend
+from agents.llm.hf import TransformersBackend
+from agents.llm.loading import load_model
+
+BACKENDS = ("transformers", "vllm")
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@lru_cache(maxsize=4)
+def load_backend(
+    model: str = "smollm2", backend: str = "transformers", dtype: str = "float32", device: str | None = None, seed: int = 0
+) -> Backend:
+    """A backend for ``model`` (``"tiny"``, ``"smollm2"``, an HF id, a directory or a ``.gguf`` path).
+
+    Cached per arguments, so an agent, its answerer and a trainer in one process share one copy of the weights.
+    ``seed`` only matters for ``"tiny"`` (its random initialisation).
+    """
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    if backend == "transformers":
+        return TransformersBackend(*load_model(model, dtype=_DTYPES[dtype], device=device, seed=seed))
+    if backend == "vllm":
+        from agents.llm.vllm_backend import VLLMBackend
+
+        return VLLMBackend(model, dtype=dtype)
+    raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+
+
+def make_llm_agent(
+    model: str = "smollm2",
+    backend: str = "transformers",
+    *,
+    fmt: str = "lines",
+    temperature: float = 0.7,
+    top_p: float = 1.0,
+    max_new_tokens: int = 256,
+    seed: int = 0,
+    dtype: str = "float32",
+    device: str | None = None,
+    few_shot: bool = True,
+    record: bool = True,
+) -> LLMAgent:
+    """The LLM agent for ``memr2 play|eval --agent llm --model tiny|smollm2|<HF id or path> [--backend ...]``."""
+    loaded = load_backend(model, backend, dtype, device, seed if model == "tiny" else 0)
+    return LLMAgent(
+        loaded,
+        fmt=fmt,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        few_shot=few_shot,
+        record=record,
+    )
