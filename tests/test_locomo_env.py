@@ -70,9 +70,14 @@ def test_data_path_and_env_var(tmp_path, monkeypatch):
 def store_turns(view: dict) -> dict:
     """Extractor: every turn as a fact; manager: ADD each fact (a store-everything policy)."""
     if view["role"] == "extractor":
-        return {"facts": [{"speaker": t["speaker"], "fact": t["text"], "dia_ids": [t["dia_id"]]} for t in view["turns"]]}
-    return {"operations": [{"op": "ADD", "content": f["fact"], "speaker": f["speaker"], "dia_ids": f["dia_ids"]}
-                           for f in view["facts"]]}
+        facts = [{"speaker": t["speaker"], "fact": t["text"], "dia_ids": [t["dia_id"]]} for t in view["turns"]]
+        return {"facts": facts}
+    ops = [{"op": "ADD", "content": f["fact"], "speaker": f["speaker"], "dia_ids": f["dia_ids"]} for f in view["facts"]]
+    return {"operations": ops}
+
+
+def do_nothing(view: dict) -> dict:
+    return {"facts": []} if view["role"] == "extractor" else {"operations": []}
 
 
 def run(env: gym.Env, policy) -> tuple[list[float], dict]:
@@ -93,6 +98,6 @@ def test_episode_store_everything_beats_empty_bank_and_attributes_sessions():
     assert info["metrics"]["m_fail"] == 0.0
     assert len(info["session_rewards"]) == 3
     assert all(r["category"] != "adversarial" for r in info["qa"])
-    _, empty = run(gym.make(ENV_ID, **kwargs), lambda view: {"facts": []} if view["role"] == "extractor" else {"operations": []})
+    _, empty = run(gym.make(ENV_ID, **kwargs), do_nothing)
     assert empty["metrics"]["score"] == 0.0 and empty["metrics"]["m_fail"] == 1.0
     assert info["metrics"]["score"] > empty["metrics"]["score"]

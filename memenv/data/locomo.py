@@ -191,7 +191,8 @@ def _parse_sessions(
         field = f"conversation.session_{number}"
         value = conv[f"session_{number}"]
         if not isinstance(value, list):
-            raise DataError(f"{path}: sample {name}: field '{field}' must be a list of turns, got {type(value).__name__}")
+            kind = type(value).__name__
+            raise DataError(f"{path}: sample {name}: field '{field}' must be a list of turns, got {kind}")
         turns = []
         for k, raw_turn in enumerate(value):
             try:

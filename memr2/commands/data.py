@@ -1,0 +1,105 @@
+"""``memr2 data``: fetch datasets. ``memr2 data locomo --out PATH`` downloads and verifies the full LoCoMo file.
+
+The URL is pinned to the upstream commit whose ``data/locomo10.json`` has the sha256 in DESIGN.md; a mismatch
+deletes the partial download and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+LOCOMO_COMMIT = "3eb6f2c585f5e1699204e3c3bdf7adc5c28cb376"
+LOCOMO_URL = f"https://raw.githubusercontent.com/snap-research/locomo/{LOCOMO_COMMIT}/data/locomo10.json"
+LOCOMO_SHA256 = "79fa87e90f04081343b8c8debecb80a9a6842b76a7aa537dc9fdf651ea698ff4"
+_BLOCK = 1 << 16
+
+
+class ChecksumError(ValueError):
+    """A downloaded file does not have the expected sha256 (the partial file has been deleted)."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("data", help="download datasets (LoCoMo)", description=__doc__.splitlines()[0])
+    datasets = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
+    locomo = datasets.add_parser(
+        "locomo",
+        help="download the official locomo10.json (CC BY-NC 4.0) and verify its sha256",
+        description="Download LoCoMo's locomo10.json, verify its sha256, and report what the loader finds.",
+    )
+    locomo.add_argument("--out", required=True, help="destination file, e.g. data/locomo10.json")
+    locomo.add_argument("--url", default=LOCOMO_URL, help="source URL (file:// works) (default: pinned upstream)")
+    locomo.add_argument("--sha256", default=LOCOMO_SHA256, help="expected sha256 (default: DESIGN.md's)")
+    locomo.add_argument("--force", action="store_true", help="download even if --out already verifies")
+    locomo.set_defaults(func=run_locomo)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(url: str, out: str | os.PathLike[str], sha256: str, *, timeout: float = 60.0) -> Path:
+    """Stream ``url`` to ``out`` via a ``.part`` file; keep it only if its sha256 is ``sha256``.
+
+    Raises:
+        ChecksumError: the digest differs (the partial file is deleted).
+        OSError: the download failed (the partial file is deleted).
+    """
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as handle:
+            for block in iter(lambda: response.read(_BLOCK), b""):
+                digest.update(block)
+                handle.write(block)
+        if digest.hexdigest() != sha256.lower():
+            raise ChecksumError(
+                f"sha256 mismatch for {url}: expected {sha256.lower()}, got {digest.hexdigest()}; "
+                f"deleted the partial file {partial}"
+            )
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def run_locomo(args: argparse.Namespace) -> int:
+    from memenv.data.locomo import ENV_VAR, dataset_counts, load_locomo
+
+    out = Path(args.out)
+    if out.exists() and not args.force and sha256_of(out) == args.sha256.lower():
+        print(f"{out} already present and verified (sha256 {args.sha256.lower()})")
+    else:
+        try:
+            download(args.url, out, args.sha256)
+        except ChecksumError as exc:
+            print(f"memr2 data locomo: error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"memr2 data locomo: error: download from {args.url} failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"downloaded {args.url} -> {out} (sha256 verified)")
+    conversations, report = load_locomo(out)
+    counts = dataset_counts(conversations)
+    print(
+        f"{counts['conversations']} conversations, {counts['sessions']} sessions, {counts['turns']} turns, "
+        f"{counts['questions']} questions {counts['per_category']}"
+    )
+    print(
+        f"tolerated: {report.repaired_evidence} repaired / {report.dropped_evidence} dropped evidence ids, "
+        f"{report.orphan_date_times} date keys without a session, {report.duplicate_questions} duplicate questions"
+    )
+    print(f"use it with: gymnasium.make('MemoryR2/LoCoMo-v0', data_path='{out}') or {ENV_VAR}={out}")
+    print("LoCoMo is licensed CC BY-NC 4.0 (non-commercial use, with attribution to Maharana et al., ACL 2024).")
+    return 0
