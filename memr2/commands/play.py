@@ -1,0 +1,98 @@
+"""``memr2 play``: run an agent for a few episodes and print a per-episode table (no result file).
+
+Example::
+
+    memr2 play --env MemoryR2/Synthetic-v0 --agent oracle --episodes 3 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "play",
+        help="run an agent for a few episodes and print a per-episode table",
+        description="Run an agent through N episodes (episode i uses seed + i) and print score, memory entries, "
+        "tokens, invalid actions and wall time per episode. Use `memr2 eval` to write a result file.",
+    )
+    parser.add_argument("--env", default="MemoryR2/Synthetic-v0", help="environment id (default: %(default)s)")
+    parser.add_argument(
+        "--agent", default="oracle", help="no-memory | store-all | mem0-like | oracle | llm | pkg.mod:factory"
+    )
+    parser.add_argument("--episodes", type=int, default=3, help="number of episodes (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: %(default)s)")
+    parser.add_argument("--max-sessions", type=int, default=None, help="sessions per episode (env default)")
+    parser.add_argument("--chunks-per-session", type=int, default=None, help="chunks per session (env default)")
+    parser.add_argument("--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's)")
+    parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
+    parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
+    parser.add_argument("--env-kwargs", default="{}", help="JSON object of extra environment arguments")
+    parser.add_argument("--agent-kwargs", default="{}", help="JSON object of extra agent factory arguments")
+    parser.set_defaults(func=run)
+
+
+def _json_object(text: str, flag: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{flag} must be a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object, got {text!r}")
+    return value
+
+
+def _kwargs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(env kwargs, agent kwargs) from the flags that were set."""
+    env_kwargs = {
+        name: getattr(args, name)
+        for name in ("max_sessions", "chunks_per_session", "scorer")
+        if getattr(args, name) is not None
+    }
+    env_kwargs.update(_json_object(args.env_kwargs, "--env-kwargs"))
+    agent_kwargs = _json_object(args.agent_kwargs, "--agent-kwargs")
+    agent_kwargs.update({name: getattr(args, name) for name in ("model", "backend") if getattr(args, name)})
+    return env_kwargs, agent_kwargs
+
+
+def run(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+    from rich.console import Console
+    from rich.table import Table
+
+    import memenv  # noqa: F401  (registers the env ids)
+    from agents.registry import make_agent
+    from agents.rollout import run_episode
+
+    if args.episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+    env_kwargs, agent_kwargs = _kwargs(args)
+    env = gym.make(args.env, **env_kwargs)
+    agent = make_agent(args.agent, **agent_kwargs)
+    table = Table(title=f"{args.env} / {args.agent}")
+    for column in ("episode", "seed", "conversation", "score", "return", "entries", "tokens", "invalid", "wall s"):
+        table.add_column(column, justify="left" if column == "conversation" else "right", no_wrap=True)
+    results = []
+    for i in range(args.episodes):
+        result = run_episode(env, agent, seed=args.seed + i)
+        results.append(result)
+        table.add_row(
+            str(i), str(result.seed), result.conversation_id, f"{result.score:.3f}", f"{result.total_reward:.3f}",
+            str(result.entries), str(result.tokens), str(result.invalid_actions), f"{result.wall_time_s:.2f}",
+        )
+    env.close()
+    n = len(results)
+    table.add_section()
+    table.add_row(
+        "mean", "", "", f"{sum(r.score for r in results) / n:.3f}", f"{sum(r.total_reward for r in results) / n:.3f}",
+        f"{sum(r.entries for r in results) / n:.1f}", f"{sum(r.tokens for r in results) / n:.1f}",
+        f"{sum(r.invalid_actions for r in results) / n:.1f}", f"{sum(r.wall_time_s for r in results) / n:.2f}",
+    )
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    console.print(table)
+    return 0
