@@ -90,3 +90,14 @@ def test_data_locomo_checksum_mismatch_deletes_partial(tmp_path, capsys):
     missing = (tmp_path / "nope.json").as_uri()
     assert main(["data", "locomo", "--out", str(out), "--url", missing]) == 1
     assert "failed" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_eval_episodes_by_seed_with_a_factory_agent(tmp_path):
+    code = main(["eval", "--env", "MemoryR2/Synthetic-v0", "--agent", "agents.mem0_like:Mem0Like", "--scorer", "rule",
+                 "--episodes", "2", "--max-sessions", "8", "--seed", "5", "--output-dir", str(tmp_path),
+                 "--run-name", "synthetic-mem0", "--no-progress"])
+    assert code == 0
+    result = read_result(tmp_path / "synthetic-mem0.json")
+    assert result.seeds == [5, 6] and len(result.episodes) == 2
+    assert result.agent == "agents.mem0_like:Mem0Like" and result.scorer == "rule"
+    assert result.metrics.count == len(result.records) > 0

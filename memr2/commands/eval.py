@@ -115,11 +115,15 @@ def evaluate(args: argparse.Namespace) -> RunResult:
     env = gym.make(args.env, **env_kwargs)
     agent = make_agent(args.agent, **agent_kwargs)
     plan = plan_episodes(env, args)
-    total = sum(steps for *_, steps in plan) if all(steps for *_, steps in plan) else None
+    by_step = all(steps for *_, steps in plan)  # else the bar counts episodes
+    total = sum(steps for *_, steps in plan) if by_step else len(plan)
     episodes, records = [], []
-    with tqdm(total=total, desc=f"eval {args.agent}", unit="step", disable=args.no_progress) as bar:
+    unit = "step" if by_step else "episode"
+    with tqdm(total=total, desc=f"eval {args.agent}", unit=unit, disable=args.no_progress) as bar:
         for seed, options, _ in plan:
-            result = run_episode(env, agent, seed=seed, options=options, on_step=lambda _info: bar.update())
+            on_step = (lambda _info: bar.update()) if by_step else None
+            result = run_episode(env, agent, seed=seed, options=options, on_step=on_step)
+            bar.update(0 if by_step else 1)
             episodes.append(EpisodeSummary(**result.model_dump(include=set(EpisodeSummary.model_fields))))
             records += [{"conversation_id": result.conversation_id, **record} for record in result.qa]
     env.close()
@@ -155,7 +159,7 @@ def print_table(result: RunResult) -> None:
         return "-" if value is None else f"{value:.4f}"
 
     metrics = result.metrics
-    table = Table(title=f"{result.agent} on {result.env_id} ({result.scorer} scorer)")
+    table = Table()
     table.add_column("category")
     table.add_column("mean", justify="right")
     table.add_column("count", justify="right")
@@ -163,6 +167,7 @@ def print_table(result: RunResult) -> None:
         table.add_row(name, fmt(category.mean), str(category.count))
     table.add_row("[bold]overall[/bold]", f"[bold]{fmt(metrics.score)}[/bold]", str(metrics.count))
     console = Console()
+    console.print(f"[bold]{result.agent}[/bold] on {result.env_id} ({result.scorer} scorer)")
     console.print(table)
     console.print(
         f"evidence recall {fmt(metrics.evidence_recall)}  m-fail {fmt(metrics.m_fail)}  "
