@@ -101,3 +101,21 @@ def test_episode_store_everything_beats_empty_bank_and_attributes_sessions():
     _, empty = run(gym.make(ENV_ID, **kwargs), do_nothing)
     assert empty["metrics"]["score"] == 0.0 and empty["metrics"]["m_fail"] == 1.0
     assert info["metrics"]["score"] > empty["metrics"]["score"]
+
+
+def test_state_round_trip_and_clone_on_locomo():
+    env = gym.make(ENV_ID, conversation="conv-41", max_sessions=2)
+    _, info = env.reset(seed=1)
+    for _ in range(2):
+        _, _, _, _, info = env.step(store_turns(info["view"]))
+    core = env.unwrapped
+    state = core.get_state()
+    restored = LoCoMoEnv(conversation="conv-41", max_sessions=2)
+    restored.reset(seed=0)
+    restored.set_state(state.model_dump_json())
+    assert restored.get_state() == state
+    assert restored.conversation == core.conversation
+    fork = core.clone()
+    _, _, _, _, fork_info = fork.step(store_turns(info["view"]))
+    fork.step(store_turns(fork_info["view"]))
+    assert len(core.bank) == len(restored.bank) < len(fork.bank)

@@ -69,7 +69,7 @@ def test_dev_subset_details(raw):
     adversarial = [q for c in conversations for q in c.questions if q.category == "adversarial"]
     assert all(q.adversarial_answer for q in adversarial) and all(q.category_id == 5 for q in adversarial)
     # observations become per-session gold facts with validated dia_ids
-    facts = conv26.meta["observations"][1]
+    facts = conv26.meta["observations"]["1"]
     assert {"speaker": "Caroline", "fact": facts[0]["fact"], "dia_ids": ["D1:3"]} == facts[0]
 
 

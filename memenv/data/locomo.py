@@ -323,9 +323,10 @@ def _session_of(dia_id: str, positions: dict[int, int]) -> int:
 
 def _parse_observations(
     observation: dict[str, Any], turn_ids: dict[str, str], positions: dict[int, int], report: LoadReport, name: str
-) -> dict[int, list[dict[str, Any]]]:
-    """Per-session gold facts ``{session: [{"speaker", "fact", "dia_ids"}]}`` from the ``observation`` field."""
-    facts: dict[int, list[dict[str, Any]]] = {}
+) -> dict[str, list[dict[str, Any]]]:
+    """Per-session gold facts ``{"<session index>": [{"speaker", "fact", "dia_ids"}]}`` (string keys, so a
+    conversation survives a JSON round trip unchanged) from the ``observation`` field."""
+    facts: dict[str, list[dict[str, Any]]] = {}
     for key, per_speaker in observation.items():
         match = re.fullmatch(r"session_(\d+)_observation", key)
         if not match or int(match.group(1)) not in positions or not isinstance(per_speaker, dict):
@@ -336,7 +337,7 @@ def _parse_observations(
                     report.note(f"{name}: {key}.{speaker}: skipped malformed observation {entry!r}")
                     continue
                 ids, _, _ = normalize_evidence(entry[1] if len(entry) > 1 else [], turn_ids)
-                facts.setdefault(positions[int(match.group(1))], []).append(
+                facts.setdefault(str(positions[int(match.group(1))]), []).append(
                     {"speaker": speaker, "fact": str(entry[0]), "dia_ids": ids}
                 )
     return facts
