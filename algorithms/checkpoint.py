@@ -1,0 +1,146 @@
+"""Checkpoints without pickle: safetensors for tensors, JSON for everything else.
+
+A checkpoint directory holds
+
+* ``model.safetensors``      -- the policy's trainable parameters (``state_dict``),
+* ``optimizer.safetensors``  -- the optimizer's per-parameter tensors, plus ``optimizer.json`` (hyper-parameters
+  and scalar state),
+* ``rng-rank<R>.safetensors`` -- each rank's torch generator states, plus ``rng-rank<R>.json`` (numpy
+  ``Generator`` bit states); under DDP every rank writes its own,
+* ``config.json``            -- the resolved :class:`~algorithms.config.TrainerConfig`,
+* ``trainer_state.json``     -- step counters, curriculum stage, validation curve, best score.
+
+Restoring all of them makes a resumed run continue exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+
+@dataclass
+class TrainerState:
+    """Counters and history of a run (JSON)."""
+
+    stage: int = 0
+    iteration: int = 0  # iterations finished in the current stage
+    global_step: int = 0  # iterations finished over all stages
+    env_steps: int = 0
+    best_score: float | None = None
+    bad_evals: int = 0
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    initial_metrics: dict[str, Any] | None = None
+    stage_done: bool = False
+
+
+def _optimizer_split(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, per_param in state_dict["state"].items():
+        for name, value in per_param.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{name}"] = value.detach().contiguous().clone()
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def _optimizer_join(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    for index, values in meta["scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(
+    directory: str | Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    torch_generators: dict[str, torch.Generator],
+    numpy_generators: dict[str, np.random.Generator],
+    config: dict[str, Any],
+    trainer_state: TrainerState,
+) -> Path:
+    """Write a checkpoint atomically (to ``<dir>.tmp``, then rename) and return its directory.
+
+    Run it on the main process; the generators given are rank 0's (other ranks then call :func:`save_rng`).
+    """
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    opt_tensors, opt_meta = _optimizer_split(optimizer.state_dict())
+    save_file(opt_tensors, tmp / "optimizer.safetensors")
+    (tmp / "optimizer.json").write_text(json.dumps(opt_meta))
+    save_rng(tmp, 0, torch_generators, numpy_generators)
+    (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
+    (tmp / "trainer_state.json").write_text(json.dumps(trainer_state.__dict__, indent=2))
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(tmp, directory)
+    return directory
+
+
+def save_rng(
+    directory: str | Path, rank: int, torch_generators: dict[str, torch.Generator], numpy_generators: dict[str, np.random.Generator]
+) -> None:
+    """Write one rank's generator states into an existing checkpoint directory (each file atomically)."""
+    directory = Path(directory)
+    for name, write in (
+        (f"rng-rank{rank}.safetensors", lambda p: save_file({k: g.get_state() for k, g in torch_generators.items()}, p)),
+        (f"rng-rank{rank}.json", lambda p: p.write_text(json.dumps({k: g.bit_generator.state for k, g in numpy_generators.items()}))),
+    ):
+        tmp = directory / f".{name}.tmp"
+        write(tmp)
+        os.replace(tmp, directory / name)
+
+
+def load_rng(
+    directory: str | Path, rank: int, torch_generators: dict[str, torch.Generator], numpy_generators: dict[str, np.random.Generator]
+) -> None:
+    """Restore one rank's generators in place."""
+    directory = Path(directory)
+    states = load_file(directory / f"rng-rank{rank}.safetensors")
+    for name, generator in torch_generators.items():
+        generator.set_state(states[name])
+    bit_states = json.loads((directory / f"rng-rank{rank}.json").read_text())
+    for name, generator in numpy_generators.items():
+        generator.bit_generator.state = bit_states[name]
+
+
+def load_weights(directory: str | Path, model: torch.nn.Module) -> None:
+    """Load only the policy weights (warm start of the next curriculum stage)."""
+    model.load_state_dict(load_file(Path(directory) / "model.safetensors"))
+
+
+def load_checkpoint(
+    directory: str | Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+) -> TrainerState:
+    """Restore weights and optimizer in place (generators: :func:`load_rng`); return the trainer state."""
+    directory = Path(directory)
+    load_weights(directory, model)
+    meta = json.loads((directory / "optimizer.json").read_text())
+    optimizer.load_state_dict(_optimizer_join(load_file(directory / "optimizer.safetensors"), meta))
+    return TrainerState(**json.loads((directory / "trainer_state.json").read_text()))
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """The config saved with a checkpoint."""
+    return json.loads((Path(directory) / "config.json").read_text())

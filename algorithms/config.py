@@ -1,0 +1,166 @@
+"""``TrainerConfig``: every knob of the trainer, one help string per field (shown by ``memr2 train --help``).
+
+Names follow TRL's ``GRPOConfig`` where one exists (``num_generations``, ``beta``, ``epsilon``, ``loss_type``,
+``scale_rewards``, ``temperature``, ``learning_rate``, ``num_iterations``, ``max_grad_norm``, ``seed``); the
+rest are Memory-R2's (``local_num_generations`` = m, ``local_prob`` = p, ``compression_coef``, ``curriculum``).
+A config loads from YAML or TOML (:meth:`TrainerConfig.from_file`) and every run saves the resolved one as JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ESTIMATORS = ("grpo", "global", "logo", "local")
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo")
+SCALE_REWARDS = ("group", "batch", "none")
+POLICIES = ("feature", "llm")
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with its help string in ``metadata["help"]`` (CleanRL/TRL style)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class TrainerConfig:
+    """Configuration of one training run (all stages of the curriculum)."""
+
+    # -- what is trained on what ------------------------------------------------------------------------------
+    env_id: str = _f("MemoryR2/Synthetic-v0", "Gymnasium id of the memory environment.")
+    env_kwargs: dict = _f({}, "Extra keyword arguments for gymnasium.make (max_sessions comes from curriculum).")
+    estimator: str = _f(
+        "logo",
+        "Advantage estimator: 'grpo' (terminal score credited to every step), 'global' (final-bank score "
+        "credited by evidence session), 'logo' (global rows plus local session rerollouts, Memory-R2's "
+        "LoGo-GRPO) or 'local' (local rows only).",
+    )
+    policy: str = _f("feature", "Policy: 'feature' (small torch model over the structured view) or 'llm'.")
+    model: str | None = _f(None, "LLM policy only: 'tiny', 'smollm2' or a Hugging Face id / local path.")
+    backend: str = _f("transformers", "LLM policy only: generation backend.")
+    max_completion_length: int = _f(96, "LLM policy only: max new tokens per action; dr_grpo's normaliser.")
+    # -- rollouts ----------------------------------------------------------------------------------------------
+    num_generations: int = _f(4, "n: full-horizon rollouts per conversation (one global group per session/role).")
+    local_num_generations: int = _f(4, "m: rerollouts of one session from an identical snapshot (logo/local).")
+    local_prob: float = _f(0.5, "p: probability that a session gets a local group of m rerollouts (logo/local).")
+    conversations_per_iteration: int = _f(2, "Conversations (training seeds) rolled out per iteration and rank.")
+    temperature: float = _f(1.0, "Sampling temperature of rollouts and rerollouts (never greedy in training).")
+    compression_coef: float = _f(0.3, "Weight of the bank-size penalty in every reward (Memory-R2 uses 0.3).")
+    # -- objective ---------------------------------------------------------------------------------------------
+    loss_type: str = _f(
+        "dapo",
+        "Loss normalisation: 'grpo' (mean over each sequence's tokens, then over sequences; Shao et al. 2024), "
+        "'dr_grpo' (sum over tokens / (rows * max_completion_length); Liu et al. 2025, Dr. GRPO) or 'dapo' "
+        "(sum over all tokens / number of tokens; Yu et al. 2025, DAPO).",
+    )
+    scale_rewards: str = _f(
+        "group",
+        "Advantage scaling: 'group' (divide by the group's std), 'batch' (by the batch std) or 'none' "
+        "(Dr. GRPO: mean-centre only).",
+    )
+    std_eps: float = _f(1e-4, "Added to the std before dividing (TRL's GRPO uses 1e-4).")
+    std_floor: float = _f(0.0, "Lower bound on the std before std_eps is added (0 = TRL's numerics).")
+    epsilon: float = _f(0.2, "Ratio clip epsilon (lower bound 1 - epsilon).")
+    epsilon_high: float | None = _f(None, "Upper ratio clip (DAPO's clip-higher); defaults to epsilon.")
+    dual_clip: float | None = _f(None, "Dual-clip constant c > 1 for negative advantages (Ye et al. 2020).")
+    beta: float = _f(0.0, "Coefficient of the k3 KL to the frozen reference policy (0 = no reference).")
+    entropy_coef: float = _f(0.0, "Coefficient of the entropy bonus.")
+    num_iterations: int = _f(1, "mu: optimisation passes over each batch of rollouts (TRL's num_iterations).")
+    learning_rate: float = _f(3e-3, "AdamW learning rate (use ~1e-6 for LLM policies).")
+    weight_decay: float = _f(0.0, "AdamW weight decay.")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
+    # -- schedule ----------------------------------------------------------------------------------------------
+    iterations: int = _f(40, "Training iterations (rollout + update) per curriculum stage.")
+    curriculum: list = _f([8, 16, 32], "Horizons (max_sessions) of the curriculum stages, in order.")
+    eval_every: int = _f(5, "k: validate every k iterations (and after the last).")
+    eval_seeds: list = _f([1000, 1001, 1002, 1003], "Held-out environment seeds used for validation.")
+    early_stopping_patience: int | None = _f(None, "Stop a stage after this many validations without improvement.")
+    seed: int = _f(0, "Seed of the trainer's generators (training conversations, sampling, local sessions).")
+    train_seed_offset: int = _f(0, "Training conversations use env seeds train_seed_offset + 0, 1, 2, ...")
+    feature_hidden: int = _f(64, "FeaturePolicy hidden width.")
+
+    def __post_init__(self) -> None:
+        def check(ok: bool, message: str) -> None:
+            if not ok:
+                raise ValueError(message)
+
+        check(self.estimator in ESTIMATORS, f"estimator={self.estimator!r}: choose one of {ESTIMATORS}")
+        check(self.policy in POLICIES, f"policy={self.policy!r}: choose one of {POLICIES}")
+        check(self.loss_type in LOSS_TYPES, f"loss_type={self.loss_type!r}: choose one of {LOSS_TYPES}")
+        check(self.scale_rewards in SCALE_REWARDS, f"scale_rewards={self.scale_rewards!r}: choose one of {SCALE_REWARDS}")
+        check(self.num_generations >= 2, f"num_generations={self.num_generations}: a group needs >= 2 rollouts")
+        needs_local = self.estimator in ("logo", "local")
+        check(
+            not needs_local or self.local_num_generations >= 2,
+            f"local_num_generations={self.local_num_generations}: a local group needs >= 2 rerollouts",
+        )
+        check(0.0 <= self.local_prob <= 1.0, f"local_prob={self.local_prob}: must be a probability in [0, 1]")
+        check(self.temperature > 0, f"temperature={self.temperature}: training samples, so it must be > 0")
+        check(self.epsilon > 0, f"epsilon={self.epsilon}: the clip range must be > 0")
+        check(self.dual_clip is None or self.dual_clip > 1, f"dual_clip={self.dual_clip}: must be > 1 (e.g. 3)")
+        check(self.beta >= 0 and self.entropy_coef >= 0, "beta and entropy_coef must be >= 0")
+        check(self.num_iterations >= 1 and self.iterations >= 1, "num_iterations and iterations must be >= 1")
+        check(self.conversations_per_iteration >= 1, "conversations_per_iteration must be >= 1")
+        check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")
+        check(
+            len(self.curriculum) > 0 and all(isinstance(h, int) and h >= 1 for h in self.curriculum),
+            f"curriculum={self.curriculum}: give a non-empty list of horizons, e.g. [8, 16, 32]",
+        )
+        check(self.policy != "llm" or bool(self.model), "policy='llm' needs model= ('tiny', 'smollm2', or an id)")
+        check("max_sessions" not in self.env_kwargs, "set horizons with curriculum=, not env_kwargs.max_sessions")
+        if self.epsilon_high is None:
+            self.epsilon_high = self.epsilon
+
+    # -- (de)serialisation -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the resolved config as JSON."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainerConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainerConfig field(s) {unknown}; known fields: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> "TrainerConfig":
+        """Load a ``.yaml``/``.yml``/``.toml``/``.json`` file; ``overrides`` (e.g. CLI flags) win."""
+        path = Path(path)
+        text = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        elif path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ValueError(f"{path}: unknown config format {path.suffix!r}; use .yaml, .toml or .json")
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of TrainerConfig fields, got {type(data).__name__}")
+        data = dict(data.get("trainer", data))
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data)
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """Field name -> help string."""
+        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}

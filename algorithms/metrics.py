@@ -1,0 +1,62 @@
+"""Per-iteration training metrics with CleanRL/TRL namespacing, and a JSONL writer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from algorithms.advantages import frac_zero_std
+from algorithms.estimators import Row
+from algorithms.rollouts import RolloutBatch
+
+
+def _stats(values: Sequence[float]) -> tuple[float, float]:
+    return (float(np.mean(values)), float(np.std(values))) if len(values) else (0.0, 0.0)
+
+
+def rollout_metrics(batch: RolloutBatch, rows: Sequence[Row], num_tokens: int, rollout_s: float) -> dict[str, Any]:
+    """What the rollouts and their rows looked like: rewards, advantages by role and group kind, bank size."""
+    out: dict[str, Any] = {}
+    rewards = [r.reward for r in rows]
+    out["charts/reward_mean"], out["charts/reward_std"] = _stats(rewards)
+    out["charts/episode_score"], out["charts/episode_score_std"] = _stats([t.score for t in batch.trajectories])
+    out["charts/episode_return"], _ = _stats([t.episode_return for t in batch.trajectories])
+    out["charts/compression_penalty"], _ = _stats([t.compression_penalty for t in batch.trajectories])
+    for role in ("extractor", "manager"):
+        for kind in ("global", "local"):
+            adv = [r.advantage for r in rows if r.role == role and r.kind == kind]
+            if adv:
+                mean, std = _stats(adv)
+                out[f"advantages/{role}_{kind}_mean"], out[f"advantages/{role}_{kind}_std"] = mean, std
+    out["rollout/rows"] = len(rows)
+    out["rollout/local_frac"] = float(np.mean([r.kind == "local" for r in rows])) if rows else 0.0
+    out["rollout/local_groups"] = len(batch.local_groups)
+    out["rollout/frac_reward_zero_std"] = frac_zero_std(rewards, [r.group for r in rows])
+    steps = [s for t in batch.trajectories for s in t.steps]
+    steps += [s for g in batch.local_groups for t in g.rerollouts for s in t.steps]
+    out["rollout/parse_failure_rate"] = float(np.mean([s.decision.parse_failed for s in steps])) if steps else 0.0
+    out["rollout/invalid_action_rate"] = float(np.mean([s.error is not None for s in steps])) if steps else 0.0
+    out["memory/entries"], _ = _stats([t.entries for t in batch.trajectories])
+    out["memory/tokens"], _ = _stats([t.tokens for t in batch.trajectories])
+    out["perf/rollout_s"] = rollout_s
+    out["perf/tokens_per_s"] = num_tokens / rollout_s if rollout_s > 0 else 0.0
+    out["perf/env_steps"] = batch.env_steps
+    return out
+
+
+class JsonlLogger:
+    """Appends one JSON object per line (a resumed run appends to the same file)."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.path:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, sort_keys=True) + "\n")

@@ -1,0 +1,27 @@
+"""Policies the trainer can learn: :class:`FeaturePolicy` (small torch model) and ``LLMPolicy`` (an LLM agent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from algorithms.policies.base import Decision, Evaluation, Policy
+
+
+def make_policy(config: Any) -> Policy:
+    """The policy a :class:`~algorithms.config.TrainerConfig` names (``feature`` or ``llm``), seeded by it."""
+    if config.policy == "feature":
+        from algorithms.policies.feature import FeaturePolicy
+
+        return FeaturePolicy(hidden=config.feature_hidden, temperature=config.temperature, seed=config.seed)
+    from algorithms.policies.llm import LLMPolicy
+
+    return LLMPolicy(
+        model=config.model,
+        backend=config.backend,
+        temperature=config.temperature,
+        max_new_tokens=config.max_completion_length,
+        seed=config.seed,
+    )
+
+
+__all__ = ["Decision", "Evaluation", "Policy", "make_policy"]

@@ -1,0 +1,61 @@
+"""What the trainer needs from a policy: act with sampling, then recompute differentiable log-probs.
+
+A policy's unit of probability is a *token*: one generated token for an LLM, one discrete decision (keep a
+turn, choose an operation) for the :class:`~algorithms.policies.feature.FeaturePolicy`. ``act`` returns, per
+env, the action and a policy-specific sample that remembers how to recompute that action's per-token log-probs;
+``evaluate`` turns a list of samples into padded ``[B, T]`` tensors with a mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+
+@dataclass
+class Decision:
+    """What a policy did at one env step: the action for the env, and how to score it again."""
+
+    action: Any  # ExtractAction | ManageAction | str
+    sample: Any  # policy-specific, consumed by Policy.evaluate
+    old_logp: torch.Tensor  # [T] per-token log-probs under the sampling policy (no grad)
+    parse_failed: bool = False
+
+
+@dataclass
+class Evaluation:
+    """Per-token outputs of :meth:`Policy.evaluate` (all ``[B, T]``)."""
+
+    logp: torch.Tensor
+    entropy: torch.Tensor
+    mask: torch.Tensor
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """The trainer's view of a learnable policy."""
+
+    model: torch.nn.Module
+    temperature: float
+
+    def act(self, infos: Sequence[dict[str, Any]], *, generator: torch.Generator, greedy: bool = False) -> list[Decision]:
+        """One decision per env, from each env's ``info`` (``info["view"]`` is the structured view)."""
+        ...
+
+    def evaluate(self, model: torch.nn.Module, samples: Sequence[Any]) -> Evaluation:
+        """Differentiable per-token log-probs and entropies of ``samples`` under ``model`` (maybe DDP-wrapped)."""
+        ...
+
+
+def pad_rows(rows: Sequence[torch.Tensor], value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack 1-D tensors of different lengths into ``[B, T]`` plus a 0/1 mask (``T >= 1``)."""
+    width = max([1, *(len(r) for r in rows)])
+    out = torch.full((len(rows), width), value, dtype=torch.float32)
+    mask = torch.zeros((len(rows), width), dtype=torch.float32)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+        mask[i, : len(row)] = 1.0
+    return out, mask

@@ -1,0 +1,226 @@
+"""Rollouts: n full-horizon rollouts per conversation, plus local rerollouts of single sessions.
+
+All envs of a batch are stepped in lockstep, so the policy acts on every active env at once (one batched forward
+for the FeaturePolicy, one batched ``generate`` for an LLM). A local group (LoGo-GRPO) is made by cloning one
+rollout's env at the start of a session (``env.unwrapped.clone()``, O(1) in bank size), rerolling that session
+``m`` times from the identical snapshot with sampling on, and scoring each rerollout right after the session on
+the questions answerable so far (the env's session reward: ``score("seen") - compression_penalty()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from algorithms.policies.base import Decision, Policy
+
+
+@dataclass
+class Step:
+    """One env step taken by the policy."""
+
+    role: str
+    session: int  # 1-based
+    chunk: int
+    decision: Decision
+    reward: float  # the env's reward for this step (invalid-action penalty included)
+    penalty: float = 0.0  # the invalid-action penalty alone (0 when the action was valid)
+    error: str | None = None
+
+
+@dataclass
+class Trajectory:
+    """One full-horizon rollout (global) or one rerolled session (local)."""
+
+    conversation: int  # index of the conversation in the batch
+    rollout: int  # index among the n (or m) samples of its group
+    seed: int
+    steps: list[Step] = field(default_factory=list)
+    episode_return: float = 0.0
+    score: float = 0.0  # final QA score (global) or session-level score (local)
+    compression_penalty: float = 0.0
+    session_rewards: list[float] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    entries: int = 0
+    tokens: int = 0
+    start_state: str | None = None  # JSON EnvState at the start (local rerollouts, when recorded)
+    session_states: dict[int, str] = field(default_factory=dict)  # JSON EnvState at each session start (recorded)
+
+
+@dataclass
+class LocalGroup:
+    """m rerollouts of one session from the snapshot of one global rollout."""
+
+    conversation: int
+    session: int
+    source_rollout: int
+    rerollouts: list[Trajectory]
+    snapshot_state: str | None = None
+
+
+@dataclass
+class RolloutBatch:
+    trajectories: list[Trajectory]
+    local_groups: list[LocalGroup]
+    env_steps: int
+
+
+def run_lockstep(
+    envs: list[Any],
+    infos: list[dict[str, Any]],
+    trajectories: list[Trajectory],
+    policy: Policy,
+    generator: torch.Generator,
+    *,
+    greedy: bool = False,
+    until_session_end: bool = False,
+    on_session_start: Callable[[int, Any, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Step every env until it terminates (or its session ends); return the last info of each env.
+
+    ``on_session_start(i, env, info)`` is called before the first step of every session of env ``i``.
+    """
+    active = list(range(len(envs)))
+    while active:
+        if on_session_start is not None:
+            for i in active:
+                if infos[i]["role"] == "extractor" and infos[i]["chunk"] == 0:
+                    on_session_start(i, envs[i], infos[i])
+        decisions = policy.act([infos[i] for i in active], generator=generator, greedy=greedy)
+        still = []
+        for i, decision in zip(active, decisions):
+            info = infos[i]
+            _, reward, terminated, truncated, new_info = envs[i].step(decision.action)
+            traj = trajectories[i]
+            error = new_info.get("error")
+            penalty = envs[i].invalid_action_penalty if error else 0.0
+            traj.steps.append(Step(info["role"], info["session"], info["chunk"], decision, reward, penalty, error))
+            traj.episode_return += reward
+            infos[i] = new_info
+            done = terminated or truncated or (until_session_end and new_info["session_end"])
+            if not done:
+                still.append(i)
+        active = still
+    return infos
+
+
+def _finish_global(traj: Trajectory, env: Any, info: dict[str, Any]) -> None:
+    traj.metrics = {k: v for k, v in info["metrics"].items() if k != "qa"}
+    traj.score = float(info["metrics"]["score"])
+    traj.compression_penalty = float(info.get("compression_penalty", env.compression_penalty()))
+    traj.session_rewards = list(info["session_rewards"])
+    traj.entries, traj.tokens = len(env.bank), env.bank.tokens
+
+
+def collect_rollouts(
+    make_env: Callable[[], Any],
+    seeds: Sequence[int],
+    policy: Policy,
+    *,
+    num_generations: int,
+    generator: torch.Generator,
+    rng: np.random.Generator,
+    local_num_generations: int = 0,
+    local_prob: float = 0.0,
+    record_states: bool = False,
+) -> RolloutBatch:
+    """``num_generations`` rollouts of each conversation (env seed), and local groups when ``local_prob > 0``.
+
+    For every conversation and session, with probability ``local_prob`` one of its rollouts (chosen uniformly)
+    is snapshotted at that session's start and the session is rerolled ``local_num_generations`` times.
+    """
+    envs, infos, trajectories, plan = [], [], [], {}
+    for c, seed in enumerate(seeds):
+        base = make_env().unwrapped
+        _, info = base.reset(seed=int(seed))
+        for s in range(1, base.num_sessions + 1):
+            if local_num_generations and rng.random() < local_prob:
+                plan[(c, s)] = int(rng.integers(num_generations))
+        for r in range(num_generations):
+            envs.append(base.clone())
+            infos.append(dict(info))
+            trajectories.append(Trajectory(conversation=c, rollout=r, seed=int(seed)))
+    snapshots: dict[tuple[int, int], tuple[Any, dict[str, Any], int]] = {}
+
+    def on_session_start(i: int, env: Any, info: dict[str, Any]) -> None:
+        traj = trajectories[i]
+        if record_states:
+            traj.session_states[info["session"]] = env.get_state().model_dump_json()
+        if plan.get((traj.conversation, info["session"])) == traj.rollout:
+            snapshots[(traj.conversation, info["session"])] = (env.clone(), dict(info), traj.rollout)
+
+    infos = run_lockstep(envs, infos, trajectories, policy, generator, on_session_start=on_session_start)
+    for traj, env, info in zip(trajectories, envs, infos):
+        _finish_global(traj, env, info)
+    env_steps = sum(len(t.steps) for t in trajectories)
+    local_groups = []
+    for (c, s), (snapshot, info, source) in sorted(snapshots.items()):
+        group = reroll_session(snapshot, info, policy, local_num_generations, generator, seed=int(seeds[c]),
+                               conversation=c, record_states=record_states)
+        group.source_rollout = source
+        env_steps += sum(len(t.steps) for t in group.rerollouts)
+        local_groups.append(group)
+    return RolloutBatch(trajectories=trajectories, local_groups=local_groups, env_steps=env_steps)
+
+
+def reroll_session(
+    snapshot: Any,
+    info: dict[str, Any],
+    policy: Policy,
+    m: int,
+    generator: torch.Generator,
+    *,
+    seed: int = 0,
+    conversation: int = 0,
+    record_states: bool = False,
+) -> LocalGroup:
+    """Reroll the session that ``snapshot`` (an env at a session start) is about to play, ``m`` times."""
+    envs = [snapshot.clone() for _ in range(m)]
+    session = info["session"]
+    rerollouts = [Trajectory(conversation=conversation, rollout=j, seed=seed) for j in range(m)]
+    if record_states:
+        for env, traj in zip(envs, rerollouts):
+            traj.start_state = env.get_state().model_dump_json()
+    run_lockstep(envs, [dict(info) for _ in range(m)], rerollouts, policy, generator, until_session_end=True)
+    for env, traj in zip(envs, rerollouts):
+        scored = env.score("seen")
+        traj.compression_penalty = env.compression_penalty()
+        traj.score = float(scored["score"])
+        traj.metrics = {k: v for k, v in scored.items() if k != "qa"}
+        traj.entries, traj.tokens = len(env.bank), env.bank.tokens
+    snapshot_state = snapshot.get_state().model_dump_json() if record_states else None
+    return LocalGroup(conversation, session, -1, rerollouts, snapshot_state)
+
+
+def evaluate_policy(
+    make_env: Callable[[], Any], seeds: Sequence[int], policy: Policy, generator: torch.Generator
+) -> dict[str, Any]:
+    """Greedy episodes on ``seeds``: mean score, mean return, bank size and per-category means."""
+    envs, infos, trajectories = [], [], []
+    for seed in seeds:
+        env = make_env().unwrapped
+        infos.append(env.reset(seed=int(seed))[1])
+        envs.append(env)
+        trajectories.append(Trajectory(conversation=len(envs) - 1, rollout=0, seed=int(seed)))
+    infos = run_lockstep(envs, infos, trajectories, policy, generator, greedy=True)
+    per_category: dict[str, list[tuple[float, int]]] = {}
+    for traj, env, info in zip(trajectories, envs, infos):
+        _finish_global(traj, env, info)
+        for name, cat in traj.metrics["per_category"].items():
+            per_category.setdefault(name, []).append((cat["mean"] * cat["count"], cat["count"]))
+    return {
+        "score": float(np.mean([t.score for t in trajectories])),
+        "return": float(np.mean([t.episode_return for t in trajectories])),
+        "per_category": {
+            name: {"mean": sum(s for s, _ in v) / max(sum(n for _, n in v), 1), "count": sum(n for _, n in v)}
+            for name, v in sorted(per_category.items())
+        },
+        "entries": float(np.mean([t.entries for t in trajectories])),
+        "tokens": float(np.mean([t.tokens for t in trajectories])),
+        "invalid_actions": int(sum(env.invalid_actions for env in envs)),
+        "env_steps": sum(len(t.steps) for t in trajectories),
+    }

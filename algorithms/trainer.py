@@ -1,0 +1,236 @@
+"""The trainer: rollouts -> rows (by estimator) -> group advantages -> clipped policy-gradient update.
+
+Reads top to bottom like CleanRL: :class:`Trainer` builds envs for the current horizon, collects ``n`` rollouts
+per conversation (plus local rerollouts for ``logo`` / ``local``), turns them into rows with
+:func:`~algorithms.estimators.build_rows`, z-scores rewards per group and takes ``num_iterations`` gradient steps.
+A curriculum runs stages of growing horizon, each warm-started from the previous stage's best validation
+checkpoint. Under ``accelerate launch`` (DDP) each rank rolls out its own conversations and gradients are
+averaged by DDP; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs
+from tqdm.auto import tqdm
+
+import memenv  # noqa: F401  (registers the environments)
+from algorithms import checkpoint as ckpt
+from algorithms.config import TrainerConfig
+from algorithms.estimators import Row, assign_advantages, build_rows
+from algorithms.losses import grpo_loss
+from algorithms.metrics import JsonlLogger, rollout_metrics
+from algorithms.policies import Policy, make_policy
+from algorithms.policies.base import pad_rows
+from algorithms.rollouts import collect_rollouts, evaluate_policy
+
+
+class Trainer:
+    """Train ``policy`` (default: the one ``config`` names) and write checkpoints/metrics under ``output_dir``."""
+
+    def __init__(
+        self,
+        config: TrainerConfig,
+        output_dir: str | Path | None = None,
+        *,
+        policy: Policy | None = None,
+        accelerator: Accelerator | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.config = config
+        cpu = config.policy == "feature" or not torch.cuda.is_available()
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+        self.accelerator = accelerator or Accelerator(cpu=cpu, kwargs_handlers=[ddp])
+        self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
+        self.policy = policy or make_policy(config)
+        self.output_dir = Path(output_dir) if output_dir else None
+        self.progress = progress and self.accelerator.is_main_process
+        # Sampling and local-session choices: per-rank generators, saved with every checkpoint.
+        self.generator = torch.Generator().manual_seed(config.seed * 9973 + self.rank)
+        self.rng = np.random.default_rng([config.seed, self.rank])
+        self.eval_generator = torch.Generator().manual_seed(config.seed)  # validation is greedy; kept for Policy.act
+        self.state = ckpt.TrainerState()
+        log_path = self.output_dir / "metrics.jsonl" if self.output_dir and self.accelerator.is_main_process else None
+        self.logger = JsonlLogger(log_path)
+        self._new_optimizer()
+
+    # -- set-up -----------------------------------------------------------------------------------------------
+    def _new_optimizer(self) -> None:
+        """A fresh AdamW (each stage starts one), the DDP-prepared model, and the frozen reference if beta > 0."""
+        cfg = self.config
+        optimizer = torch.optim.AdamW(self.policy.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        self.model, self.optimizer = self.accelerator.prepare(self.policy.model, optimizer)
+        self.ref_model = copy.deepcopy(self.policy.model).requires_grad_(False) if cfg.beta > 0 else None
+
+    def make_env(self, horizon: int) -> Any:
+        """A factory of envs at ``horizon`` sessions (terminal reward; scores and session rewards come in info)."""
+        kwargs = {**self.config.env_kwargs, "max_sessions": horizon, "compression_coef": self.config.compression_coef}
+        return lambda: gym.make(self.config.env_id, **kwargs)
+
+    def train_seeds(self) -> list[int]:
+        """This iteration's training conversations: disjoint across iterations and ranks."""
+        cpi = self.config.conversations_per_iteration
+        base = self.config.train_seed_offset + (self.state.global_step * self.world + self.rank) * cpi
+        return list(range(base, base + cpi))
+
+    @property
+    def _generators(self) -> tuple[dict[str, torch.Generator], dict[str, np.random.Generator]]:
+        return {"sampling": self.generator}, {"rollouts": self.rng}
+
+    # -- one iteration ----------------------------------------------------------------------------------------
+    def collect(self, horizon: int):
+        cfg = self.config
+        local = cfg.estimator in ("logo", "local")
+        return collect_rollouts(
+            self.make_env(horizon),
+            self.train_seeds(),
+            self.policy,
+            num_generations=cfg.num_generations,
+            generator=self.generator,
+            rng=self.rng,
+            local_num_generations=cfg.local_num_generations if local else 0,
+            local_prob=cfg.local_prob if local else 0.0,
+        )
+
+    def update(self, rows: list[Row]) -> dict[str, float]:
+        """``num_iterations`` clipped policy-gradient steps on ``rows`` (advantages set)."""
+        cfg = self.config
+        counts = self.accelerator.gather(torch.tensor([len(rows)], device=self.accelerator.device))
+        if int(counts.min()) == 0:  # some rank has nothing to learn from: every rank skips, DDP stays in step
+            return {}
+        samples = [r.sample for r in rows]
+        advantages = torch.tensor([r.advantage for r in rows], dtype=torch.float32)
+        with torch.no_grad():
+            old_logp = self.policy.evaluate(self.policy.model, samples).logp if cfg.num_iterations > 1 else None
+            ref_logp = self.policy.evaluate(self.ref_model, samples).logp if self.ref_model is not None else None
+        stats: dict[str, float] = {}
+        for _ in range(cfg.num_iterations):
+            ev = self.policy.evaluate(self.model, samples)
+            adv = advantages.to(ev.logp.device)
+            out = grpo_loss(
+                ev.logp, ev.logp.detach() if old_logp is None else old_logp, adv, ev.mask,
+                entropy=ev.entropy, ref_logp=ref_logp, loss_type=cfg.loss_type, epsilon=cfg.epsilon,
+                epsilon_high=cfg.epsilon_high, dual_clip=cfg.dual_clip, beta=cfg.beta,
+                entropy_coef=cfg.entropy_coef, max_completion_length=cfg.max_completion_length if cfg.policy == "llm" else None,
+            )
+            self.optimizer.zero_grad()
+            self.accelerator.backward(out.loss)
+            grad_norm = self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+            stats = {
+                "losses/loss": float(out.loss.detach()), "losses/policy_loss": out.pg_loss, "losses/kl": out.kl,
+                "losses/entropy": out.entropy, "losses/clipfrac": out.clipfrac, "losses/approx_kl": out.approx_kl,
+                "losses/grad_norm": float(grad_norm),
+            }
+        stats["perf/tokens"] = float(ev.mask.sum())
+        return stats
+
+    def iteration(self, horizon: int) -> dict[str, Any]:
+        start = time.perf_counter()
+        batch = self.collect(horizon)
+        rollout_s = time.perf_counter() - start
+        rows = build_rows(batch, self.config.estimator)
+        cfg = self.config
+        assign_advantages(rows, scale_rewards=cfg.scale_rewards, std_eps=cfg.std_eps, std_floor=cfg.std_floor)
+        num_tokens = sum(len(r.old_logp) for r in rows)
+        metrics = rollout_metrics(batch, rows, num_tokens, rollout_s)
+        metrics.update(self.update(rows))
+        metrics["perf/wall_time_s"] = time.perf_counter() - start
+        self.state.env_steps += batch.env_steps * self.world
+        return metrics
+
+    # -- validation and checkpoints ---------------------------------------------------------------------------
+    def validate(self, horizon: int) -> dict[str, Any]:
+        return evaluate_policy(self.make_env(horizon), self.config.eval_seeds, self.policy, self.eval_generator)
+
+    def save(self, directory: Path) -> None:
+        """Checkpoint (main writes weights/optimizer/state; every rank writes its own generator states)."""
+        if self.output_dir is None:
+            return
+        torch_gens, np_gens = self._generators
+        if self.accelerator.is_main_process:
+            ckpt.save_checkpoint(
+                directory, model=self.accelerator.unwrap_model(self.model), optimizer=self.optimizer,
+                torch_generators=torch_gens, numpy_generators=np_gens, config=self.config.to_dict(),
+                trainer_state=self.state,
+            )
+        self.accelerator.wait_for_everyone()
+        if not self.accelerator.is_main_process:
+            ckpt.save_rng(directory, self.rank, torch_gens, np_gens)
+        self.accelerator.wait_for_everyone()
+
+    def resume(self, directory: str | Path) -> None:
+        """Continue the run saved in ``directory`` (a checkpoint, or a run directory holding ``checkpoints/last``)."""
+        directory = Path(directory)
+        if (directory / "checkpoints" / "last").is_dir():
+            directory = directory / "checkpoints" / "last"
+        self.state = ckpt.load_checkpoint(directory, model=self.policy.model, optimizer=self.optimizer)
+        ckpt.load_rng(directory, self.rank, *self._generators)
+        if self.ref_model is not None and self.state.stage > 0:  # the reference is the stage's warm start
+            ckpt.load_weights(directory.parent / f"stage{self.state.stage - 1}-best", self.ref_model)
+
+    def _checkpoint_dir(self, name: str) -> Path:
+        return (self.output_dir or Path(".")) / "checkpoints" / name
+
+    def _after_validation(self, horizon: int, val: dict[str, Any]) -> None:
+        st = self.state
+        st.curve.append({"iteration": st.global_step, "env_steps": st.env_steps, "score": val["score"],
+                         "stage": st.stage, "horizon": horizon})
+        if st.best_score is None or val["score"] > st.best_score:
+            st.best_score, st.bad_evals = val["score"], 0
+            self.save(self._checkpoint_dir(f"stage{st.stage}-best"))
+        else:
+            st.bad_evals += 1
+            patience = self.config.early_stopping_patience
+            st.stage_done = patience is not None and st.bad_evals >= patience
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+    def train(self, stop_after: int | None = None) -> dict[str, Any] | None:
+        """Run (or continue) every curriculum stage; return the final validation, or None if stopped early.
+
+        ``stop_after``: return after this many global iterations (simulates an interrupted run).
+        """
+        cfg, st = self.config, self.state
+        if st.initial_metrics is None:
+            st.initial_metrics = self.validate(cfg.curriculum[0])
+            st.curve.append({"iteration": 0, "env_steps": 0, "score": st.initial_metrics["score"], "stage": 0,
+                             "horizon": cfg.curriculum[0]})
+        total = len(cfg.curriculum) * cfg.iterations
+        bar = tqdm(total=total, initial=st.stage * cfg.iterations + st.iteration, disable=not self.progress, desc="train")
+        while st.stage < len(cfg.curriculum):
+            horizon = cfg.curriculum[st.stage]
+            while st.iteration < cfg.iterations and not st.stage_done:
+                if stop_after is not None and st.global_step >= stop_after:
+                    bar.close()
+                    return None
+                metrics = self.iteration(horizon)
+                st.iteration += 1
+                st.global_step += 1
+                record = {"iteration": st.global_step, "stage": st.stage, "horizon": horizon,
+                          "env_steps": st.env_steps, **metrics}
+                if st.iteration % cfg.eval_every == 0 or st.iteration == cfg.iterations:
+                    val = self.validate(horizon)
+                    record.update({"eval/score": val["score"], "eval/return": val["return"], "eval/entries": val["entries"]})
+                    self._after_validation(horizon, val)
+                    self.save(self._checkpoint_dir("last"))
+                self.logger.log(record)
+                bar.update(1)
+                bar.set_postfix(score=f"{record['charts/episode_score']:.3f}", stage=st.stage)
+            best = self._checkpoint_dir(f"stage{st.stage}-best")
+            st.stage, st.iteration, st.best_score, st.bad_evals, st.stage_done = st.stage + 1, 0, None, 0, False
+            if st.stage < len(cfg.curriculum):  # warm start: the previous stage's best validation checkpoint
+                if self.output_dir is not None:
+                    ckpt.load_weights(best, self.policy.model)
+                self._new_optimizer()
+        bar.close()
+        if self.output_dir is not None:
+            ckpt.load_weights(self._checkpoint_dir(f"stage{len(cfg.curriculum) - 1}-best"), self.policy.model)
+        return self.validate(cfg.curriculum[-1])
