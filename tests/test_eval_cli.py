@@ -18,6 +18,12 @@ REQUIRED = {
 }
 
 
+@pytest.fixture(autouse=True)
+def dev_subset(monkeypatch):
+    """Tests use the embedded dev subset even where the user set MEMR2_LOCOMO_PATH."""
+    monkeypatch.delenv("MEMR2_LOCOMO_PATH", raising=False)
+
+
 def run_eval(tmp_path: Path, agent: str, *extra: str) -> dict:
     out = tmp_path / agent
     code = main(["eval", "--env", "MemoryR2/LoCoMo-v0", "--agent", agent, "--conversations", "conv-26",

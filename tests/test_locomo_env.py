@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 
 import gymnasium as gym
@@ -10,9 +11,20 @@ from gymnasium.utils.env_checker import check_env
 
 import memenv  # noqa: F401  (registers the ids)
 from memenv.data.locomo import DEV_PATH
+from memenv.envs import locomo
 from memenv.envs.locomo import LoCoMoEnv
 
 ENV_ID = "MemoryR2/LoCoMo-v0"
+
+
+@pytest.fixture(autouse=True)
+def dev_subset(monkeypatch):
+    """Tests use the embedded dev subset even where the user set MEMR2_LOCOMO_PATH."""
+    monkeypatch.delenv("MEMR2_LOCOMO_PATH", raising=False)
+
+
+def test_doctests():
+    assert doctest.testmod(locomo).failed == 0
 
 
 def test_check_env_default_kwargs():

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
+import doctest
 import json
 from pathlib import Path
 
 import pytest
 
+from memenv.data import locomo
 from memenv.data.locomo import DEV_PATH, dataset_counts, load_locomo, normalize_evidence, session_datetime
 from memenv.data.schema import DataError
+
+
+@pytest.fixture(autouse=True)
+def dev_subset(monkeypatch):
+    """Tests use the embedded dev subset even where the user set MEMR2_LOCOMO_PATH."""
+    monkeypatch.delenv("MEMR2_LOCOMO_PATH", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +29,10 @@ def write(tmp_path: Path, data, name: str = "locomo.json") -> Path:
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else json.dumps(data))
     return path
+
+
+def test_doctests():
+    assert doctest.testmod(locomo).failed == 0
 
 
 def test_dev_subset_exact_counts():

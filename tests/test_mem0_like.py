@@ -16,6 +16,12 @@ from agents.rollout import run_episode
 from memenv.actions import AddOp, NoopOp, UpdateOp
 
 
+@pytest.fixture(autouse=True)
+def dev_subset(monkeypatch):
+    """Tests use the embedded dev subset even where the user set MEMR2_LOCOMO_PATH."""
+    monkeypatch.delenv("MEMR2_LOCOMO_PATH", raising=False)
+
+
 def test_doctests():
     assert doctest.testmod(mem0_like).failed == 0
 
