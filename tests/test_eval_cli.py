@@ -25,7 +25,7 @@ def dev_subset(monkeypatch):
 
 
 def run_eval(tmp_path: Path, agent: str, *extra: str) -> dict:
-    out = tmp_path / agent
+    out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
     code = main(["eval", "--env", "MemoryR2/LoCoMo-v0", "--agent", agent, "--conversations", "conv-26",
                  "--max-sessions", "2", "--seed", "3", "--output-dir", str(out), "--no-progress", *extra])
     assert code == 0
@@ -36,6 +36,10 @@ def run_eval(tmp_path: Path, agent: str, *extra: str) -> dict:
 def test_eval_writes_schema_and_store_all_beats_no_memory(tmp_path, capsys):
     store_all = run_eval(tmp_path, "store-all")
     no_memory = run_eval(tmp_path, "no-memory")
+    top1 = run_eval(tmp_path, "store-all", "--scorer-kwargs", '{"top_k": 1}', "--run-name", "top1")
+    assert top1["env_kwargs"]["scorer_kwargs"] == {"top_k": 1}
+    assert all(len(r["retrieved"]) <= 1 for r in top1["records"])
+    assert top1["metrics"]["score"] < store_all["metrics"]["score"]
     printed = capsys.readouterr().out
     assert "single-hop" in printed and "overall" in printed
     for result in (store_all, no_memory):

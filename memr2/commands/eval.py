@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
     parser.add_argument("--agent-kwargs", default="{}", help="JSON object of extra agent factory arguments")
     parser.add_argument("--scorer", default="recall", help="recall | rule | llm | pkg.mod:Class (default: %(default)s)")
+    parser.add_argument("--scorer-kwargs", default="{}", help="JSON object of scorer arguments, e.g. '{\"top_k\": 5}'")
     parser.add_argument("--conversations", nargs="+", default=None, help="conversation ids (default: all)")
     parser.add_argument("--episodes", type=int, default=None, help="episodes for envs without a conversation list")
     parser.add_argument("--max-sessions", type=int, default=None, help="cap on sessions per conversation")
@@ -56,7 +57,10 @@ def _json_object(text: str, flag: str) -> dict[str, Any]:
 
 def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
     """The environment arguments the flags ask for (only those set, so env defaults stay visible as defaults)."""
-    kwargs = {"scorer": args.scorer}
+    kwargs: dict[str, Any] = {"scorer": args.scorer}
+    scorer_kwargs = _json_object(args.scorer_kwargs, "--scorer-kwargs")
+    if scorer_kwargs:
+        kwargs["scorer_kwargs"] = scorer_kwargs
     if args.max_sessions is not None:
         kwargs["max_sessions"] = args.max_sessions
     if args.chunks_per_session is not None:
