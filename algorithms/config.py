@@ -85,7 +85,7 @@ class TrainerConfig:
     iterations: int = _f(40, "Training iterations (rollout + update) per curriculum stage.")
     curriculum: list = _f([8, 16, 32], "Horizons (max_sessions) of the curriculum stages, in order.")
     eval_every: int = _f(5, "k: validate every k iterations (and after the last).")
-    eval_seeds: list = _f([1000, 1001, 1002, 1003], "Held-out environment seeds used for validation.")
+    eval_seeds: list = _f([100000, 100001, 100002, 100003], "Held-out environment seeds used for validation.")
     early_stopping_patience: int | None = _f(None, "Stop a stage after this many validations without improvement.")
     seed: int = _f(0, "Seed of the trainer's generators (training conversations, sampling, local sessions).")
     train_seed_offset: int = _f(0, "Training conversations use env seeds train_seed_offset + 0, 1, 2, ...")

@@ -1,0 +1,56 @@
+"""TrainerConfig: defaults, validation messages, YAML/TOML loading, help strings."""
+
+import json
+
+import pytest
+
+from algorithms.config import TrainerConfig
+
+
+def test_defaults_follow_trl_and_memory_r2():
+    cfg = TrainerConfig()
+    assert (cfg.estimator, cfg.local_num_generations, cfg.local_prob, cfg.compression_coef) == ("logo", 4, 0.5, 0.3)
+    assert cfg.curriculum == [8, 16, 32] and cfg.epsilon_high == cfg.epsilon
+    assert all(TrainerConfig.help().values()), "every field has a help string"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"estimator": "ppo"}, "estimator='ppo'"),
+        ({"loss_type": "bnpo"}, "loss_type"),
+        ({"num_generations": 1}, "num_generations"),
+        ({"local_num_generations": 1}, "local_num_generations"),
+        ({"local_prob": 1.5}, "probability"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"curriculum": []}, "curriculum"),
+        ({"policy": "llm"}, "needs model"),
+        ({"dual_clip": 0.5}, "dual_clip"),
+        ({"env_kwargs": {"max_sessions": 8}}, "curriculum="),
+    ],
+)
+def test_validation_says_how_to_fix(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainerConfig(**kwargs)
+
+
+def test_local_m_irrelevant_for_global():
+    assert TrainerConfig(estimator="global", local_num_generations=1).local_num_generations == 1
+
+
+def test_yaml_toml_roundtrip(tmp_path):
+    (tmp_path / "c.yaml").write_text("estimator: global\ncurriculum: [8]\nlearning_rate: 0.01\n")
+    (tmp_path / "c.toml").write_text('[trainer]\nestimator = "grpo"\ncurriculum = [8, 16]\n')
+    y = TrainerConfig.from_file(tmp_path / "c.yaml", learning_rate=None, seed=3)
+    assert (y.estimator, y.curriculum, y.learning_rate, y.seed) == ("global", [8], 0.01, 3)
+    t = TrainerConfig.from_file(tmp_path / "c.toml")
+    assert (t.estimator, t.curriculum) == ("grpo", [8, 16])
+    saved = y.save(tmp_path / "resolved.json")
+    assert TrainerConfig.from_file(saved) == y
+    assert json.loads(saved.read_text())["estimator"] == "global"
+    (tmp_path / "bad.yaml").write_text("estimmator: logo\n")
+    with pytest.raises(ValueError, match="unknown TrainerConfig field"):
+        TrainerConfig.from_file(tmp_path / "bad.yaml")
+    (tmp_path / "c.ini").write_text("estimator = logo\n")
+    with pytest.raises(ValueError, match="unknown config format"):
+        TrainerConfig.from_file(tmp_path / "c.ini")
