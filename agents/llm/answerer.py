@@ -12,7 +12,8 @@ from agents.llm.backend import Backend, SamplingConfig
 
 
 class LLMAnswerer:
-    """``answer(prompts)``: each prompt becomes one user turn (after an optional system turn); greedy replies.
+    """``answer(prompts)``: each prompt becomes one user turn (after an optional system turn); greedy replies,
+    cut to their first non-empty line (small models add explanations after the answer).
 
     Args:
         backend: any :class:`~agents.llm.backend.Backend`.
@@ -35,10 +36,20 @@ class LLMAnswerer:
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def answer(self, prompts: Sequence[str]) -> list[str]:
-        """The model's reply to each prompt, stripped (greedy, so repeated calls agree)."""
+        """The model's reply to each prompt, first line only (greedy, so repeated calls agree)."""
         replies: list[str] = []
         for start in range(0, len(prompts), self.batch_size):
             batch = [self._prompt_ids(p) for p in prompts[start : start + self.batch_size]]
             for sample in self.backend.generate(batch, self.sampling, seed=0):
-                replies.append(self.backend.tokenizer.decode(sample.token_ids, skip_special_tokens=True).strip())
+                text = self.backend.tokenizer.decode(sample.token_ids, skip_special_tokens=True)
+                replies.append(next((line.strip() for line in text.splitlines() if line.strip()), ""))
         return replies
+
+
+def make_answerer(
+    model: str = "smollm2", backend: str = "transformers", max_new_tokens: int = 32, batch_size: int = 8
+) -> LLMAnswerer:
+    """An answerer by model name, for ``scorer_kwargs={"answerer": "agents.llm.answerer:make_answerer"}``."""
+    from agents.llm.factory import load_backend
+
+    return LLMAnswerer(load_backend(model, backend), max_new_tokens=max_new_tokens, batch_size=batch_size)

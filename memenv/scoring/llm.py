@@ -1,0 +1,228 @@
+"""``llm``: an answerer model answers each question from retrieved memories; LoCoMo F1 / BLEU-1 score it, and an
+optional LLM judge adds J (CORRECT / WRONG), as Memory-R2 and Mem0 report.
+
+memenv never imports torch: the answerer (and judge) is any object with a ``name`` and
+``answer(prompts: list[str]) -> list[str]`` -- e.g. ``agents.llm.LLMAnswerer`` -- or a ``"package.module:factory"``
+string that builds one (``agents.llm.answerer:make_answerer``). Retrieval is BM25 top-``top_k`` *per speaker*
+(each speaker's memories ranked separately, as Mem0 and Memory-R2 do). Answers and verdicts are cached on disk
+by (model name, prompt), and the prompt holds the question and the retrieved context, so scoring the same
+memories again costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from memenv.bank import MemoryBank, MemoryEntry
+from memenv.data.schema import QA
+from memenv.retrieval import bm25_scores
+from memenv.scoring.base import QARecord, bank_dia_ids, evidence_counts
+from memenv.scoring.metrics import bleu1, f1_score, locomo_f1
+
+ANSWER_PROMPT = """Answer the question using only the memories below, taken from a long conversation.
+Answer with a short phrase (a name, a place, a date or a few words). If the memories do not say, answer: Not mentioned.
+
+{context}
+
+Question: {question}
+Answer:"""
+
+JUDGE_PROMPT = """Your task is to label an answer to a question as CORRECT or WRONG.
+You get a question, the gold answer and a generated answer. Be generous: if the generated answer refers to the
+same thing, person, place or time as the gold answer, it is CORRECT, even if it is longer or worded differently.
+
+Question: {question}
+Gold answer: {gold}
+Generated answer: {prediction}
+
+Reply with one word: CORRECT or WRONG."""
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """A text model: one reply per prompt."""
+
+    name: str
+
+    def answer(self, prompts: list[str]) -> list[str]: ...
+
+
+def _load(spec: Any, kwargs: dict[str, Any] | None) -> Answerer | None:
+    if spec is None or isinstance(spec, Answerer):
+        return spec
+    if isinstance(spec, str) and ":" in spec:
+        module_name, _, attr = spec.partition(":")
+        return getattr(importlib.import_module(module_name), attr)(**(kwargs or {}))
+    raise TypeError(f"expected an answerer (name + answer(prompts)) or 'package.module:factory', got {spec!r}")
+
+
+def default_cache_dir() -> Path:
+    """``$MEMR2_CACHE_DIR/answers``, else ``$XDG_CACHE_HOME/memr2/answers``, else ``~/.cache/memr2/answers``."""
+    root = os.environ.get("MEMR2_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "memr2"
+    return Path(root).expanduser() / "answers"
+
+
+class AnswerCache:
+    """Replies keyed by sha256(model name, prompt), kept in memory and appended to one JSONL file per model."""
+
+    def __init__(self, directory: Path | None, model: str) -> None:
+        self.model = model
+        self.path = None if directory is None else Path(directory) / f"{hashlib.sha256(model.encode()).hexdigest()[:16]}.jsonl"
+        self._replies: dict[str, str] = {}
+        if self.path is not None and self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    item = json.loads(line)
+                    self._replies[item["key"]] = item["reply"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut by a crash: skip it, the answer is recomputed
+
+    def key(self, prompt: str) -> str:
+        return hashlib.sha256(f"{self.model}\x00{prompt}".encode()).hexdigest()
+
+    def get(self, prompt: str) -> str | None:
+        return self._replies.get(self.key(prompt))
+
+    def put_many(self, prompts: Sequence[str], replies: Sequence[str]) -> None:
+        lines = []
+        for prompt, reply in zip(prompts, replies):
+            self._replies[self.key(prompt)] = reply
+            lines.append(json.dumps({"key": self.key(prompt), "reply": reply}) + "\n")
+        if self.path is not None and lines:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("".join(lines))
+
+
+def cached_answers(answerer: Answerer, cache: AnswerCache, prompts: Sequence[str]) -> list[str]:
+    """Replies for ``prompts``; only prompts never seen before reach the model (once each, in one call)."""
+    missing = list(dict.fromkeys(p for p in prompts if cache.get(p) is None))
+    if missing:
+        replies = answerer.answer(missing)
+        if len(replies) != len(missing):
+            raise ValueError(f"answerer {answerer.name!r} returned {len(replies)} replies for {len(missing)} prompts")
+        cache.put_many(missing, [str(r) for r in replies])
+    return [cache.get(p) for p in prompts]
+
+
+def retrieve_per_speaker(bank: MemoryBank, query: str, top_k: int) -> dict[str, list[MemoryEntry]]:
+    """The ``top_k`` BM25 matches among each speaker's memories (``""`` groups entries without a speaker)."""
+    scores = bm25_scores(bank, query)
+    groups: dict[str, list[tuple[float, int, MemoryEntry]]] = {}
+    for memory_id, score in scores.items():
+        entry = bank.get(memory_id)
+        number = int(memory_id[1:]) if memory_id[1:].isdigit() else 0
+        groups.setdefault(entry.speaker or "", []).append((-score, number, entry))
+    ranked = {speaker: sorted(items, key=lambda item: item[:2]) for speaker, items in sorted(groups.items())}
+    return {speaker: [entry for *_, entry in items[:top_k]] for speaker, items in ranked.items()}
+
+
+def format_context(groups: dict[str, list[MemoryEntry]]) -> str:
+    """The retrieved memories as the answer prompt shows them, one block per speaker."""
+    if not groups:
+        return "Memories: (none)"
+    blocks = []
+    for speaker, entries in groups.items():
+        title = f"Memories of {speaker}:" if speaker else "Other memories:"
+        blocks.append(title + "\n" + "\n".join(f"- {entry.text}" for entry in entries))
+    return "\n\n".join(blocks)
+
+
+def judge_verdict(reply: str) -> float:
+    """1.0 if the judge's reply says CORRECT before (or without) WRONG, else 0.0 (replies are one word).
+
+    >>> judge_verdict("CORRECT."), judge_verdict("wrong"), judge_verdict("The answer is WRONG, not CORRECT")
+    (1.0, 0.0, 0.0)
+    """
+    upper = reply.upper()
+    correct, wrong = upper.find("CORRECT"), upper.find("WRONG")
+    return 1.0 if correct >= 0 and (wrong < 0 or correct < wrong) else 0.0
+
+
+class LLMScorer:
+    """Answer from retrieved memories with an LLM; score with LoCoMo F1 (or BLEU-1, or the judge's J).
+
+    Args:
+        answerer: object with ``name`` and ``answer(prompts)``, or ``"package.module:factory"``.
+        answerer_kwargs: keyword arguments for that factory.
+        judge / judge_kwargs: the same for the optional CORRECT/WRONG judge.
+        top_k: memories retrieved per speaker.
+        metric: the record's ``score``: ``"f1"`` (LoCoMo per-category F1), ``"bleu1"`` or ``"judge"``.
+        cache_dir: where answers are cached; None uses :func:`default_cache_dir`; ``False`` keeps them in memory.
+    """
+
+    name = "llm"
+
+    def __init__(
+        self,
+        answerer: Any = None,
+        *,
+        answerer_kwargs: dict[str, Any] | None = None,
+        judge: Any = None,
+        judge_kwargs: dict[str, Any] | None = None,
+        top_k: int = 5,
+        metric: str = "f1",
+        cache_dir: str | Path | bool | None = None,
+    ) -> None:
+        if answerer is None:
+            raise ValueError(
+                "the llm scorer needs an answerer: scorer_kwargs={'answerer': 'agents.llm.answerer:make_answerer'} "
+                "or any object with name and answer(prompts)"
+            )
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        if metric not in ("f1", "bleu1", "judge"):
+            raise ValueError(f"metric must be 'f1', 'bleu1' or 'judge', got {metric!r}")
+        self.answerer = _load(answerer, answerer_kwargs)
+        self.judge = _load(judge, judge_kwargs)
+        if metric == "judge" and self.judge is None:
+            raise ValueError("metric='judge' needs a judge")
+        self.top_k = top_k
+        self.metric = metric
+        directory = None if cache_dir is False else Path(cache_dir) if cache_dir else default_cache_dir()
+        self._answers = AnswerCache(directory, self.answerer.name)
+        self._verdicts = AnswerCache(directory, f"judge:{self.judge.name}") if self.judge else None
+
+    def score(self, questions: Sequence[QA], bank: MemoryBank) -> list[QARecord]:
+        retrieved = [retrieve_per_speaker(bank, q.question, self.top_k) for q in questions]
+        prompts = [ANSWER_PROMPT.format(context=format_context(g), question=q.question) for q, g in zip(questions, retrieved)]
+        predictions = cached_answers(self.answerer, self._answers, prompts)
+        verdicts: list[float | None] = [None] * len(questions)
+        if self.judge is not None:
+            judge_prompts = [
+                JUDGE_PROMPT.format(question=q.question, gold=q.answer, prediction=p) for q, p in zip(questions, predictions)
+            ]
+            verdicts = [judge_verdict(r) for r in cached_answers(self.judge, self._verdicts, judge_prompts)]
+        in_bank = bank_dia_ids(bank)
+        records = []
+        for question, groups, prediction, verdict in zip(questions, retrieved, predictions, verdicts):
+            if question.category_id in (1, 2, 3, 4, 5):
+                f1 = locomo_f1(prediction, question.answer, question.category_id)
+            else:
+                f1 = f1_score(prediction, question.answer)
+            details = {"f1": f1, "bleu1": bleu1(prediction, question.answer), "judge": verdict}
+            entries = [e for group in groups.values() for e in group]
+            retrieved_dia = {d for e in entries for d in e.dia_ids}
+            needed, missing = evidence_counts(question, in_bank)
+            records.append(
+                QARecord(
+                    question=question.question,
+                    answer=question.answer,
+                    category=question.category,
+                    session=question.session,
+                    score=details[self.metric],
+                    prediction=prediction,
+                    retrieved=[e.memory_id for e in entries],
+                    evidence_recall=len(set(question.evidence) & retrieved_dia) / needed if needed else None,
+                    evidence_needed=needed,
+                    evidence_missing=missing,
+                    details=details,
+                )
+            )
+        return records
