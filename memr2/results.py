@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -129,14 +129,14 @@ def write_result(result: RunResult, output_dir: str | os.PathLike[str]) -> Path:
     directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{_slug(result.run_name)}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    tmp = directory / f".{target.name}.{uuid.uuid4().hex}.tmp"  # same folder, so os.replace is atomic
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with tmp.open("x", encoding="utf-8") as handle:  # "x" honours the umask, unlike mkstemp's 0600
             handle.write(result.model_dump_json(indent=2))
             handle.write("\n")
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
 
