@@ -138,3 +138,11 @@ def test_only_the_invalid_part_of_an_action_is_dropped():
     _, _, _, _, info = env.step(action)
     assert "m1" not in env.bank and len(env.bank) == size - 1
     assert "operations[1] UPDATE" in info["error"] and info["invalid_ops"] == 1
+
+
+@pytest.mark.parametrize("action", ["no bullet here", ManageAction(), {"facts": [{"fact": ""}]}])
+def test_invalid_extractor_actions_give_no_facts_and_say_why(action):
+    env, info = make_env(2)
+    _, reward, _, _, info = env.step(action)
+    assert info["role"] == "manager" and info["view"]["facts"] == [] and info["error"]
+    assert reward == pytest.approx(env.invalid_action_penalty) and len(env.bank) == 0

@@ -144,6 +144,13 @@ def test_no_memory_zero_oracle_near_one_store_all_clearly_below_at_32_sessions(s
     assert oracle.total_reward >= 0.95 and oracle.tokens < store.tokens / 5
 
 
+@pytest.mark.parametrize("chunks", [2, 3])
+def test_oracle_is_exact_with_several_chunks_per_session(chunks):
+    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=8, chunks_per_session=chunks)
+    result = run_episode(env, Oracle(), seed=4)
+    assert result.score == 1.0 and result.steps == 2 * 8 * chunks
+
+
 def test_oracle_refuses_envs_without_gold():
     with pytest.raises(ValueError, match="gold"):
         Oracle().act({}, {"role": "extractor"})
