@@ -41,6 +41,8 @@ def test_registry_builds_the_rule_scorer():
         (("Maya's city is Lisbon.",), 0.0, 1.0),  # stale only
         (("Omar's city is Oslo.", "Omar's previous city was Lisbon."), 0.0, 0.0),  # someone else's key
         (("Maya's previous city was Lisbon.",), 0.0, 1.0),
+        (("Maya lives in Oslo now, she previously lived in Lisbon.",), 1.0, 1.0),  # clauses, free wording
+        (("Maya's city is Oslo (before that Lisbon).",), 1.0, 1.0),
     ],
 )
 def test_scores_follow_the_claims(contents, current, history):
@@ -54,6 +56,8 @@ def test_retraction_is_a_claim_of_none():
     assert gone.score == 1.0 and gone.prediction == "none"
     stale = RuleScorer().score([retracted], bank_of("Maya drives a Volvo.", "Maya doesn't have a car anymore."))
     assert stale[0].score == 0.5
+    sold = RuleScorer().score([retracted], bank_of("Maya sold her Volvo and no longer has a car."))
+    assert sold[0].score == 1.0
     forgot = RuleScorer().score([retracted], bank_of("Maya drives a Volvo."))
     assert forgot[0].score == 0.0
 

@@ -3,12 +3,13 @@
 A question about a key (entity, attribute) -- ``QA.meta`` gives ``entity``, ``keywords`` and ``values`` (the
 key's values in order, ``"none"`` for a retraction) -- is answered from the memories *about* that key: the
 sentences of an entry that name the entity and either the attribute keyword or one of the key's values.
-Each such sentence makes a *claim*:
+Sentences are cut into clauses (at commas, parentheses, "and", "but", "while"), and each makes *claims*:
 
-* a value in a sentence with a past marker ("previous", "before", "anymore", ...) is a **past** claim;
-* a value in any other sentence is a **current** claim;
-* a sentence with the keyword and a retraction marker ("none", "no longer", "anymore") but no value is a
-  current claim of ``"none"``.
+* a value in a clause with a past marker ("previous", "before", "used to", ...) is a **past** claim;
+* a clause with the keyword and a retraction marker ("none", "no longer", "anymore") but no value is a
+  current claim of ``"none"``, and turns the other values of its sentence into past claims
+  ("Maya sold her Volvo and no longer has a car");
+* any other value is a **current** claim.
 
 The answerer does not reason about time: it picks uniformly among the candidates, so the score is the chance
 it is right. ``current`` / ``retracted``: candidates are the current claims -- 1 when only the right value is
@@ -43,6 +44,7 @@ NONE = "none"
 PAST = re.compile(r"\b(previous|previously|before|formerly|former|used to|earlier|no longer|any ?more)\b", re.I)
 RETRACTED = re.compile(r"\b(none|no longer|any ?more)\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+_CLAUSE = re.compile(r"[,:()]|\b(?:and|but|while)\b", re.I)
 REQUIRED_META = ("entity", "keywords", "values")
 
 
@@ -71,13 +73,19 @@ def claims_about(entries: Sequence[MemoryEntry], entity: str, keywords: Sequence
         for sentence in _SENTENCE.split(entry.content):
             if not named.search(sentence):
                 continue
-            stated = [v for v, pattern in value_patterns if pattern.search(sentence)]
-            has_keyword = any(p.search(sentence) for p in keyword_patterns)
-            if stated:
-                (found.past if PAST.search(sentence) else found.current).update(stated)
-            elif has_keyword and RETRACTED.search(sentence):
-                found.current.add(NONE)
-            about = about or bool(stated) or has_keyword
+            current, past, retracted = set(), set(), False
+            for clause in _CLAUSE.split(sentence):
+                stated = {v for v, pattern in value_patterns if pattern.search(clause)}
+                has_keyword = any(p.search(clause) for p in keyword_patterns)
+                about = about or bool(stated) or has_keyword
+                if stated:
+                    (past if PAST.search(clause) else current).update(stated)
+                elif has_keyword and RETRACTED.search(clause):
+                    retracted = True
+            if retracted:
+                current, past = {NONE}, past | current
+            found.current |= current
+            found.past |= past
         if about:
             found.entries.append(entry)
     return found
