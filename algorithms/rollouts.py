@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from algorithms.policies.base import Decision, Policy
+from memenv.scoring.base import QARecord, summarize
 
 
 @dataclass
@@ -199,7 +200,9 @@ def reroll_session(
 def evaluate_policy(
     make_env: Callable[[], Any], seeds: Sequence[int], policy: Policy, generator: torch.Generator
 ) -> dict[str, Any]:
-    """Greedy episodes on ``seeds``: mean score, mean return, bank size and per-category means."""
+    """Greedy episodes on ``seeds``: ``summarize`` over all their questions (micro-averaged ``score``,
+    ``per_category``, ``evidence_recall``, ``m_fail``) plus mean ``return``, summed bank ``entries`` / ``tokens``
+    and ``episode_scores``."""
     envs, infos, trajectories = [], [], []
     for seed in seeds:
         env = make_env().unwrapped
@@ -207,20 +210,16 @@ def evaluate_policy(
         envs.append(env)
         trajectories.append(Trajectory(conversation=len(envs) - 1, rollout=0, seed=int(seed)))
     infos = run_lockstep(envs, infos, trajectories, policy, generator, greedy=True)
-    per_category: dict[str, list[tuple[float, int]]] = {}
+    records = []
     for traj, env, info in zip(trajectories, envs, infos):
         _finish_global(traj, env, info)
-        for name, cat in traj.metrics["per_category"].items():
-            per_category.setdefault(name, []).append((cat["mean"] * cat["count"], cat["count"]))
+        records += [QARecord.model_validate(r) for r in info["qa"]]
     return {
-        "score": float(np.mean([t.score for t in trajectories])),
+        **summarize(records),
         "return": float(np.mean([t.episode_return for t in trajectories])),
-        "per_category": {
-            name: {"mean": sum(s for s, _ in v) / max(sum(n for _, n in v), 1), "count": sum(n for _, n in v)}
-            for name, v in sorted(per_category.items())
-        },
-        "entries": float(np.mean([t.entries for t in trajectories])),
-        "tokens": float(np.mean([t.tokens for t in trajectories])),
+        "episode_scores": [t.score for t in trajectories],
+        "entries": sum(t.entries for t in trajectories),
+        "tokens": sum(t.tokens for t in trajectories),
         "invalid_actions": int(sum(env.invalid_actions for env in envs)),
         "env_steps": sum(len(t.steps) for t in trajectories),
     }

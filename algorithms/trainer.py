@@ -60,6 +60,8 @@ class Trainer:
         self.state = ckpt.TrainerState()
         log_path = self.output_dir / "metrics.jsonl" if self.output_dir and self.accelerator.is_main_process else None
         self.logger = JsonlLogger(log_path)
+        if log_path is not None:  # every run saves its resolved config
+            config.save(self.output_dir / "config.json")
         self._new_optimizer()
 
     # -- set-up -----------------------------------------------------------------------------------------------
