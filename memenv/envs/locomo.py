@@ -69,7 +69,9 @@ class LoCoMoEnv(ConversationsEnv):
         dedupe: bool = False,
         **kwargs: Any,
     ) -> None:
-        conversations, self.load_report = load_locomo(data_path, dedupe=dedupe)
+        conversations, report = load_locomo(data_path, dedupe=dedupe)
+        self.report: LoadReport = report
+        """What loading the data file found and tolerated (repaired evidence, captions, orphan dates, ...)."""
         if not include_adversarial:
             conversations = tuple(
                 c.model_copy(update={"questions": tuple(q for q in c.questions if q.category != "adversarial")})
@@ -78,11 +80,6 @@ class LoCoMoEnv(ConversationsEnv):
         self.include_adversarial = include_adversarial
         self._cursor = 0
         super().__init__(conversations, conversation=conversation, **kwargs)
-
-    @property
-    def report(self) -> LoadReport:
-        """What loading the data file found and tolerated (counts of repaired evidence, captions, ...)."""
-        return self.load_report
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
