@@ -126,7 +126,7 @@ def test_wrong_type_and_missing_answer_raise(tmp_path, raw):
 def test_odd_evidence_is_repaired_or_counted(tmp_path, raw):
     data = copy.deepcopy(raw[:1])
     qa = data[0]["qa"]
-    qa[0]["evidence"] = ["D01:03,D2:1", " D3:2. "]  # zero padding, comma join, stray characters
+    qa[0]["evidence"] = ["D01:03,D2:1", " D3:2. ", "D:3:2", "d2:1"]  # zero padding, joins, stray characters
     qa[1]["evidence"] = ["D1:999", "banana", "D99:1"]  # past the end of a session, garbage, no such session
     qa[2]["evidence"] = "D2:4 D2:5"  # a plain string instead of a list
     conversations, report = load_locomo(write(tmp_path, data))

@@ -45,7 +45,7 @@ DATE_FORMAT = "%I:%M %p on %d %B, %Y"
 
 _SESSION_KEY = re.compile(r"session_(\d+)")
 _DATE_KEY = re.compile(r"session_(\d+)_date_time")
-_DIA_ID = re.compile(r"D0*(\d+):0*(\d+)")
+_DIA_ID = re.compile(r"D:?0*(\d+):0*(\d+)", re.IGNORECASE)  # tolerates "d1:3", "D:11:26", "D30:05"
 _EVIDENCE_SPLIT = re.compile(r"[;,\s]+")
 _STRAY = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$")
 
