@@ -29,7 +29,7 @@ def test_doctests():
 
 def test_check_env_default_kwargs():
     env = gym.make(ENV_ID)
-    check_env(env.unwrapped, skip_render_check=True)
+    check_env(env.unwrapped)
     assert env.unwrapped.report.questions == 497
 
 
