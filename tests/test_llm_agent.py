@@ -1,0 +1,130 @@
+"""LLMAgent with the tiny backend: a full 8-session Synthetic-v0 episode, records, recomputed log-probs, prompts."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import torch
+
+import memenv  # noqa: F401  (registers the env ids)
+from agents.llm import LLMAgent, make_llm_agent
+from agents.llm.agent import ActionRecord
+from agents.llm.hf import TransformersBackend
+from agents.llm.loading import load_model
+from agents.llm.prompts import EXAMPLE_ANSWERS, EXAMPLE_VIEWS, FORMATS, build_messages, user_message
+from agents.registry import make_agent
+from memenv.actions import ExtractAction, ManageAction, ParseError, parse_action
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The tiny model's ops are too small to gain from threads; on a busy 2-core machine, spinning torch threads
+    slow them ~10x. Restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return TransformersBackend(*load_model("tiny", seed=0))
+
+
+def test_full_synthetic_episode_every_action_valid_or_penalized_and_logprobs_recompute(backend):
+    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=8)
+    agent = LLMAgent(backend, temperature=1.0, max_new_tokens=24, seed=0)
+    penalty = env.unwrapped.invalid_action_penalty
+    observation, info = env.reset(seed=0)
+    terminated, steps, sessions = False, 0, set()
+    while not terminated:
+        text = agent.act(observation, info)
+        role = info["role"]
+        sessions.add(info["session"])
+        observation, reward, terminated, _, info = env.step(text)
+        parsed = parse_action(role, text)
+        if isinstance(parsed, ParseError):
+            assert info["error"] and reward <= penalty + 1.0 + 1e-9
+            assert agent.records[-1].parse_error == parsed.message
+        else:
+            assert agent.records[-1].parse_error is None
+        steps += 1
+    assert sessions == set(range(1, 9)) and steps == 16 and "metrics" in info
+    assert [r.role for r in agent.records] == ["extractor", "manager"] * 8
+    assert sum(s.actions for s in agent.stats.values()) == 16
+    recorded, mask = agent.recorded_logprobs(agent.records)
+    recomputed, mask2 = agent.logprobs(agent.records, batch_size=4)
+    assert recomputed.requires_grad and torch.equal(mask, mask2)
+    assert recorded.shape == recomputed.shape == (16, max(len(r.completion_ids) for r in agent.records))
+    assert float(((recomputed.detach() - recorded).abs() * mask).max()) < 1e-4
+
+
+def test_same_seed_same_actions_and_act_batch_serves_mixed_roles(backend):
+    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=2)
+    obs_e, info_e = env.reset(seed=0)
+    obs_m, _, _, _, info_m = env.step("- Ann: Ann likes tea.")
+    runs = []
+    for _ in range(2):
+        agent = LLMAgent(backend, temperature=1.0, max_new_tokens=8, seed=11)
+        runs.append(agent.act_batch([obs_e, obs_m, obs_e], [info_e, info_m, info_e]))
+        assert [r.role for r in agent.records] == ["extractor", "manager", "extractor"]
+    assert runs[0] == runs[1] and len(runs[0]) == 3
+    agent.reset()
+    assert agent.records == []
+
+
+def test_agent_reads_the_view_from_observation_text_when_info_lacks_it(backend):
+    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=2)
+    observation, info = env.reset(seed=0)
+    agent = LLMAgent(backend, max_new_tokens=4)
+    assert agent.prompt_ids(info["view"]) == agent.prompt_ids(__import__("json").loads(observation["text"]))
+    agent.act(observation, {})
+    assert agent.records[-1].prompt_ids == agent.prompt_ids(info["view"])
+
+
+def test_logprobs_give_gradients_that_teach_a_completion(backend):
+    """A few gradient steps on the recomputed log-probs raise the likelihood of a target answer."""
+    model, tokenizer, name = load_model("tiny", seed=5)
+    agent = LLMAgent(TransformersBackend(model, tokenizer, name), few_shot=False)
+    prompt = agent.prompt_ids(EXAMPLE_VIEWS["manager"])
+    target = tokenizer("NOOP<|im_end|>", add_special_tokens=False)["input_ids"]
+    record = ActionRecord("manager", 1, 0, prompt, target, [0.0] * len(target), "NOOP", 1.0, True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-2)
+    losses = []
+    for _ in range(6):
+        logprobs, mask = agent.logprobs([record])
+        loss = -(logprobs * mask).sum() / mask.sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("role", ["extractor", "manager"])
+def test_prompts_have_system_few_shot_and_the_view(role, fmt):
+    messages = build_messages(EXAMPLE_VIEWS[role], fmt)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert ("JSON" in messages[0]["content"]) == (fmt == "json")
+    parsed = parse_action(role, messages[2]["content"])
+    assert isinstance(parsed, ExtractAction if role == "extractor" else ManageAction) and len(parsed.model_dump()) > 1
+    assert [m["role"] for m in build_messages(EXAMPLE_VIEWS[role], fmt, few_shot=False)] == ["system", "user"]
+    assert EXAMPLE_ANSWERS[(role, fmt)] == messages[2]["content"]
+
+
+def test_manager_message_shows_memory_ids_related_ids_and_evidence():
+    text = user_message(EXAMPLE_VIEWS["manager"])
+    assert "m1 (Ana, 2 April 2023): Ana lives in Porto." in text
+    assert "1. Ana: Ana moved to Lisbon around 3 May 2023. [D2:1] (related: m1)" in text
+    assert "(related: none)" in text
+    assert "[D2:2] Ben: Congrats!" in user_message(EXAMPLE_VIEWS["extractor"])
+
+
+def test_registry_builds_the_llm_agent_and_rejects_bad_settings():
+    agent = make_agent("llm", model="tiny", max_new_tokens=4, temperature=0.0)
+    assert isinstance(agent, LLMAgent) and agent.name.startswith("llm:tiny")
+    with pytest.raises(ValueError, match="fmt"):
+        make_llm_agent("tiny", fmt="yaml")
+    with pytest.raises(ValueError, match="temperature"):
+        make_llm_agent("tiny", temperature=-1.0)
