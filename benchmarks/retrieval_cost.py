@@ -1,7 +1,7 @@
 """Retrieval cost of one manager step at bank sizes 100 / 1k / 10k (goal: <= 2 ms median at 1k).
 
 At every extractor -> manager transition the env retrieves the top-``k`` related memories for each extracted
-fact (``memenv.retrieval.bm25_search`` over the bank's persistent inverted index). This script fills a bank with
+fact (``memenv.retrieval.bm25_search_many`` over the bank's persistent inverted index). This script fills a bank with
 store-all memories of Synthetic-v0 conversations ("speaker: turn text", the largest banks agents build), then
 times that retrieval for every session of a held-out conversation (one chunk per session), with two kinds of
 extractor output: the gold facts (4 short canonical facts per step) and store-all's (every turn verbatim, 16
@@ -22,7 +22,7 @@ import time
 
 from memenv.bank import MemoryBank
 from memenv.data.synthetic import generate
-from memenv.retrieval import bm25_search
+from memenv.retrieval import bm25_search_many
 
 
 def store_all_bank(size: int) -> MemoryBank:
@@ -81,14 +81,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="passes over the 32 steps (median reported)")
     parser.add_argument("--bm25s-repeats", type=int, default=1, help="passes for the bm25s contrast (0 = skip)")
     args = parser.parse_args()
-    print(f"{'entries':>8} {'extractor':>10} {'facts/step':>10} {'bm25_search step (ms)':>22} "
+    print(f"{'entries':>8} {'extractor':>10} {'facts/step':>10} {'search step (ms)':>22} "
           f"{'bm25s reindex+query (ms)':>25}")
     results = {}
     for size in args.sizes:
         bank = store_all_bank(size)
         contrast = bm25s_step(bank, args.k) if args.bm25s_repeats else None
         for extractor, steps in steps_queries().items():
-            ours = median_step_seconds(lambda qs: [bm25_search(bank, q, args.k) for q in qs], steps, args.repeats)
+            ours = median_step_seconds(lambda qs: bm25_search_many(bank, qs, args.k), steps, args.repeats)
             theirs = median_step_seconds(contrast, steps, args.bm25s_repeats) if contrast else None
             results[size, extractor] = ours
             facts = statistics.mean(len(qs) for qs in steps)

@@ -149,6 +149,8 @@ def _normalise_op(item: Any) -> Any:
         item.pop(key, None)
     if isinstance(item.get("op"), str):
         item["op"] = item["op"].upper()
+        if item["op"] == "NONE":  # Mem0's spelling of "no change"
+            item["op"] = "NOOP"
     if item.get("memory_id") is not None:
         item["memory_id"] = str(item["memory_id"])
     if item.get("op") == "ADD":

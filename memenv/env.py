@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from memenv.actions import ROLES, AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, ParseError, UpdateOp, coerce_action
 from memenv.bank import BankState, MemoryBank, UnknownMemoryError
 from memenv.data.schema import QA, Conversation, Turn
-from memenv.retrieval import bm25_search
+from memenv.retrieval import bm25_search_many
 from memenv.scoring.base import QARecord, QAScorer, make_scorer, summarize
 from memenv.text import count_tokens, terms
 
@@ -304,7 +304,8 @@ class MemoryEnv(gym.Env):
                 dia_ids, speaker = (turn.dia_id,), speaker or turn.speaker
             facts.append(fact.model_copy(update={"dia_ids": dia_ids, "speaker": speaker}))
         self._facts = facts
-        self._related = [[m for m, _ in bm25_search(self.bank, f.fact, self.retrieval_k)] for f in facts]
+        hits = bm25_search_many(self.bank, [f.fact for f in facts], self.retrieval_k)
+        self._related = [[memory_id for memory_id, _ in found] for found in hits]
 
     def _manage(self, action: ManageAction) -> list[str]:
         session = self.conversation.sessions[self._session]

@@ -20,27 +20,56 @@ K1 = 1.5
 B = 0.75
 
 
-def bm25_scores(bank: MemoryBank, query: str | Iterable[str], *, k1: float = K1, b: float = B) -> dict[str, float]:
-    """BM25 score of every entry sharing at least one term with ``query`` (text or pre-split terms)."""
-    n_docs = len(bank)
-    if n_docs == 0:
+def _term_gains(bank: MemoryBank, term: str, k1: float, b: float) -> dict[str, float]:
+    """BM25 contribution of one term to every entry that contains it."""
+    postings = bank.postings(term)
+    if not postings:
         return {}
+    n_docs = len(bank)
     avg_len = max(bank.num_terms / n_docs, 1e-9)
-    scores: dict[str, float] = {}
-    for term in set(terms(query) if isinstance(query, str) else query):
-        postings = bank.postings(term)
-        if not postings:
-            continue
-        df = len(postings)
-        idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-        for memory_id, (tf, doc_len) in postings.items():
-            gain = idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * doc_len / avg_len))
+    df = len(postings)
+    idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+    norm = k1 * (1.0 - b), k1 * b / avg_len
+    return {
+        memory_id: idf * tf * (k1 + 1.0) / (tf + norm[0] + norm[1] * doc_len)
+        for memory_id, (tf, doc_len) in postings.items()
+    }
+
+
+def _query_terms(query: str | Iterable[str]) -> set[str]:
+    return set(terms(query) if isinstance(query, str) else query)
+
+
+def _sum_gains(gains: list[dict[str, float]]) -> dict[str, float]:
+    """Sum of per-term gains; copies the largest dict (C speed) and adds the smaller ones onto it."""
+    if not gains:
+        return {}
+    gains = sorted(gains, key=len, reverse=True)
+    scores = dict(gains[0])
+    for other in gains[1:]:
+        for memory_id, gain in other.items():
             scores[memory_id] = scores.get(memory_id, 0.0) + gain
     return scores
 
 
+def bm25_scores(bank: MemoryBank, query: str | Iterable[str], *, k1: float = K1, b: float = B) -> dict[str, float]:
+    """BM25 score of every entry sharing at least one term with ``query`` (text or pre-split terms)."""
+    if not len(bank):
+        return {}
+    return _sum_gains([_term_gains(bank, term, k1, b) for term in _query_terms(query)])
+
+
 def _id_number(memory_id: str) -> int:
     return int(memory_id[1:]) if memory_id[1:].isdigit() else 0
+
+
+def _top_k(scores: dict[str, float], k: int) -> list[tuple[str, float]]:
+    """Best ``k`` by score, ties to the older entry. The k-th best score is found on bare floats (C speed), so
+    only the few entries at or above it are sorted with the Python tie-break key."""
+    if len(scores) > k:
+        threshold = heapq.nlargest(k, scores.values())[-1]
+        scores = {memory_id: score for memory_id, score in scores.items() if score >= threshold}
+    return sorted(scores.items(), key=lambda item: (-item[1], _id_number(item[0])))[:k]
 
 
 def bm25_search(bank: MemoryBank, query: str | Iterable[str], k: int = 5) -> list[tuple[str, float]]:
@@ -52,5 +81,24 @@ def bm25_search(bank: MemoryBank, query: str | Iterable[str], k: int = 5) -> lis
     >>> [memory_id for memory_id, _ in bm25_search(bank, "Where does Alice live?", k=1)]
     ['m1']
     """
-    scores = bm25_scores(bank, query)
-    return heapq.nsmallest(k, scores.items(), key=lambda item: (-item[1], _id_number(item[0])))
+    return _top_k(bm25_scores(bank, query), k)
+
+
+def bm25_search_many(bank: MemoryBank, queries: Iterable[str | Iterable[str]], k: int = 5) -> list[list[tuple[str, float]]]:
+    """:func:`bm25_search` for several queries against one bank (a manager step's facts, a scorer's questions).
+
+    Each distinct term's gains are computed once and shared by every query that contains it; a speaker's name,
+    which is in most facts and a large share of entries, would otherwise be re-scored for every fact.
+    """
+    if not len(bank):
+        return [[] for _ in queries]
+    cache: dict[str, dict[str, float]] = {}
+    results = []
+    for query in queries:
+        gains = []
+        for term in _query_terms(query):
+            if term not in cache:
+                cache[term] = _term_gains(bank, term, K1, B)
+            gains.append(cache[term])
+        results.append(_top_k(_sum_gains(gains), k))
+    return results

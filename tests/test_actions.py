@@ -127,3 +127,10 @@ def test_coerce_accepts_objects_and_dicts_of_the_right_role_only():
     )
     assert "extractor action" in coerce_action("manager", EXPECTED_FACTS).message
     assert isinstance(coerce_action("manager", 42), ParseError)
+
+
+def test_mem0_none_event_means_noop():
+    from memenv.actions import NoopOp, parse_action
+
+    action = parse_action("manager", '{"memory": [{"id": "0", "text": "x", "event": "NONE"}]}')
+    assert isinstance(action.operations[0], NoopOp)

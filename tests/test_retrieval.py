@@ -45,3 +45,11 @@ def test_search_sees_updates_and_deletes():
     assert bm25_search(moved, "Paris") == []
     assert bm25_search(bank, "Paris")[0][0] == "m1"
     assert bm25_search(moved.delete("m2"), "tea") == []
+
+
+def test_search_many_equals_one_search_per_query():
+    bank = _bank("Alice: I live in Paris", "Bob: I play chess in Paris", "Alice: my cat is called Tom", "Bob: hi Alice")
+    queries = ["Alice lives in Paris", "Bob chess", "cat Tom Alice", "nothing matches zzz"]
+    from memenv.retrieval import bm25_search_many
+
+    assert bm25_search_many(bank, queries, k=2) == [bm25_search(bank, q, k=2) for q in queries]

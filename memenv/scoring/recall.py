@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from memenv.bank import MemoryBank
 from memenv.data.schema import QA
-from memenv.retrieval import bm25_search
+from memenv.retrieval import bm25_search_many
 from memenv.scoring.base import QARecord, bank_dia_ids, evidence_counts
 
 
@@ -43,8 +43,9 @@ class RecallScorer:
     def score(self, questions: Sequence[QA], bank: MemoryBank) -> list[QARecord]:
         in_bank = bank_dia_ids(bank)
         records = []
-        for question in questions:
-            retrieved = [bank.get(memory_id) for memory_id, _ in bm25_search(bank, question.question, self.top_k)]
+        hits = bm25_search_many(bank, [q.question for q in questions], self.top_k)
+        for question, found in zip(questions, hits):
+            retrieved = [bank.get(memory_id) for memory_id, _ in found]
             context: frozenset[str] = frozenset().union(*(_token_set(entry.text) for entry in retrieved))
             if question.category == "adversarial":
                 score = 1.0 - token_recall(question.adversarial_answer or "", context)
