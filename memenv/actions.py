@@ -155,6 +155,9 @@ def _normalise_op(item: Any) -> Any:
         item["memory_id"] = str(item["memory_id"])
     if item.get("op") == "ADD":
         item.pop("memory_id", None)
+    if item.get("op") in ("DELETE", "NOOP"):  # Mem0 repeats the memory text on every event
+        for key in ("content", "speaker", "dia_ids"):
+            item.pop(key, None)
     return item
 
 
