@@ -131,3 +131,24 @@ def test_state_round_trip_and_clone_on_locomo():
     _, _, _, _, fork_info = fork.step(store_turns(info["view"]))
     fork.step(store_turns(fork_info["view"]))
     assert len(core.bank) == len(restored.bank) < len(fork.bank)
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_gold_is_each_observation_once(chunks):
+    env = gym.make(ENV_ID, conversation="conv-30", max_sessions=4, chunks_per_session=chunks)
+    _, info = env.reset(seed=0)
+    extracted, terminated = [], False
+    while not terminated:
+        gold = info["gold"]
+        if info["role"] == "extractor":
+            chunk_ids = {t["dia_id"] for t in info["view"]["turns"]}
+            assert all(set(f["dia_ids"]) & chunk_ids for f in gold["facts"] if f["dia_ids"])
+            extracted += [f["fact"] for f in gold["facts"]]
+        else:
+            assert [op["content"] for op in gold["operations"]] == [f["fact"] for f in info["view"]["facts"]]
+        _, _, terminated, _, info = env.step(gold)
+    observations = env.unwrapped.conversation.meta["observations"]
+    expected = [f["fact"] for s in range(1, 5) for f in observations[str(s)]]
+    assert sorted(extracted) == sorted(expected)
+    assert len(env.unwrapped.bank) == len(expected) and env.unwrapped.invalid_actions == 0
+    assert info["metrics"]["score"] > 0

@@ -18,6 +18,8 @@ class LoCoMoEnv(ConversationsEnv):
     facts, manager edits the bank), and the final bank is scored on the sample's questions: multi-hop, temporal,
     open-domain, single-hop and (optionally) adversarial. Each question belongs to the session holding its latest
     evidence turn, so ``session`` rewards and ``info["session_rewards"]`` credit the right session.
+    ``info["gold"]`` holds LoCoMo's own annotated observations of the chunk (and, for the manager, ADDs of the
+    pending facts), so ``memr2 eval --agent oracle`` measures an "observations as memory" reference.
 
     The embedded default is a 3-conversation dev subset (conv-26, conv-30, conv-41; CC BY-NC 4.0, see
     ``memenv/data/locomo/README.md``); pass ``data_path`` or set ``MEMR2_LOCOMO_PATH`` for the full
@@ -92,3 +94,27 @@ class LoCoMoEnv(ConversationsEnv):
         chosen = self.conversations[self._cursor]
         self._cursor = (self._cursor + 1) % len(self.conversations)
         return chosen
+
+    def _gold(self) -> dict[str, Any]:
+        """LoCoMo's annotated observations as gold actions (what ``--agent oracle`` plays).
+
+        Extractor: the session's observations whose first evidence turn lies in this chunk (those citing no turn
+        of the session go with its last chunk). Manager: ADD every pending fact.
+        """
+        if self.role == "manager":
+            return {
+                "operations": [
+                    {"op": "ADD", "content": f.fact, "speaker": f.speaker, "dia_ids": list(f.dia_ids)}
+                    for f in self.pending_facts
+                ]
+            }
+        session = self.conversation.sessions[self._session]
+        in_chunk = {t.dia_id for t in self.current_turns}
+        in_session = {t.dia_id for t in session.turns}
+        last_chunk = self._chunk == self.chunks_per_session - 1
+        facts = []
+        for fact in self.conversation.meta.get("observations", {}).get(str(session.index), []):
+            own = [d for d in fact["dia_ids"] if d in in_session]
+            if (own and own[0] in in_chunk) or (not own and last_chunk):
+                facts.append({"speaker": fact["speaker"], "fact": fact["fact"], "dia_ids": own})
+        return {"facts": facts}
