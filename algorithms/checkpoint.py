@@ -35,7 +35,7 @@ class TrainerState:
     iteration: int = 0  # iterations finished in the current stage
     global_step: int = 0  # iterations finished over all stages
     env_steps: int = 0
-    best_score: float | None = None
+    best_value: float | None = None
     bad_evals: int = 0
     curve: list[dict[str, Any]] = field(default_factory=list)
     initial_metrics: dict[str, Any] | None = None

@@ -86,10 +86,16 @@ class TrainerConfig:
     curriculum: list = _f([8, 16, 32], "Horizons (max_sessions) of the curriculum stages, in order.")
     eval_every: int = _f(5, "k: validate every k iterations (and after the last).")
     eval_seeds: list = _f([100000, 100001, 100002, 100003], "Held-out environment seeds used for validation.")
+    metric_for_best_model: str = _f(
+        "return", "Validation metric that picks a stage's best checkpoint: 'return' (score - penalties, the reward) or 'score'."
+    )
     early_stopping_patience: int | None = _f(None, "Stop a stage after this many validations without improvement.")
     seed: int = _f(0, "Seed of the trainer's generators (training conversations, sampling, local sessions).")
     train_seed_offset: int = _f(0, "Training conversations use env seeds train_seed_offset + 0, 1, 2, ...")
     feature_hidden: int = _f(64, "FeaturePolicy hidden width.")
+    torch_threads: int | None = _f(
+        None, "torch intra-op threads (None: 1 for the feature policy, whose tiny tensors thrash on more; torch's default for llm)."
+    )
 
     def __post_init__(self) -> None:
         def check(ok: bool, message: str) -> None:
@@ -113,6 +119,7 @@ class TrainerConfig:
         check(self.beta >= 0 and self.entropy_coef >= 0, "beta and entropy_coef must be >= 0")
         check(self.num_iterations >= 1 and self.iterations >= 1, "num_iterations and iterations must be >= 1")
         check(self.conversations_per_iteration >= 1, "conversations_per_iteration must be >= 1")
+        check(self.metric_for_best_model in ("return", "score"), "metric_for_best_model: choose 'return' or 'score'")
         check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")
         check(
             len(self.curriculum) > 0 and all(isinstance(h, int) and h >= 1 for h in self.curriculum),

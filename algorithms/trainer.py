@@ -46,6 +46,9 @@ class Trainer:
         progress: bool = False,
     ) -> None:
         self.config = config
+        threads = config.torch_threads or (1 if config.policy == "feature" else None)
+        if threads:
+            torch.set_num_threads(threads)
         cpu = config.policy == "feature" or not torch.cuda.is_available()
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=cpu, kwargs_handlers=[ddp])
@@ -185,9 +188,10 @@ class Trainer:
     def _after_validation(self, horizon: int, val: dict[str, Any]) -> None:
         st = self.state
         st.curve.append({"iteration": st.global_step, "env_steps": st.env_steps, "score": val["score"],
-                         "stage": st.stage, "horizon": horizon})
-        if st.best_score is None or val["score"] > st.best_score:
-            st.best_score, st.bad_evals = val["score"], 0
+                         "return": val["return"], "stage": st.stage, "horizon": horizon})
+        value = val[self.config.metric_for_best_model]
+        if st.best_value is None or value > st.best_value:
+            st.best_value, st.bad_evals = value, 0
             self.save(self._checkpoint_dir(f"stage{st.stage}-best"))
         else:
             st.bad_evals += 1
@@ -203,8 +207,8 @@ class Trainer:
         cfg, st = self.config, self.state
         if st.initial_metrics is None:
             st.initial_metrics = self.validate(cfg.curriculum[0])
-            st.curve.append({"iteration": 0, "env_steps": 0, "score": st.initial_metrics["score"], "stage": 0,
-                             "horizon": cfg.curriculum[0]})
+            st.curve.append({"iteration": 0, "env_steps": 0, "score": st.initial_metrics["score"],
+                             "return": st.initial_metrics["return"], "stage": 0, "horizon": cfg.curriculum[0]})
         total = len(cfg.curriculum) * cfg.iterations
         bar = tqdm(total=total, initial=st.stage * cfg.iterations + st.iteration, disable=not self.progress, desc="train")
         while st.stage < len(cfg.curriculum):
@@ -227,7 +231,7 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(score=f"{record['charts/episode_score']:.3f}", stage=st.stage)
             best = self._checkpoint_dir(f"stage{st.stage}-best")
-            st.stage, st.iteration, st.best_score, st.bad_evals, st.stage_done = st.stage + 1, 0, None, 0, False
+            st.stage, st.iteration, st.best_value, st.bad_evals, st.stage_done = st.stage + 1, 0, None, 0, False
             if st.stage < len(cfg.curriculum):  # warm start: the previous stage's best validation checkpoint
                 if self.output_dir is not None:
                     ckpt.load_weights(best, self.policy.model)
