@@ -135,7 +135,8 @@ def test_state_round_trip_and_clone_on_locomo():
 
 @pytest.mark.parametrize("chunks", [1, 3])
 def test_gold_is_each_observation_once(chunks):
-    env = gym.make(ENV_ID, conversation="conv-30", max_sessions=4, chunks_per_session=chunks)
+    assert "gold" not in gym.make(ENV_ID, max_sessions=1).reset(seed=0)[1]  # opt-in only
+    env = gym.make(ENV_ID, conversation="conv-30", max_sessions=4, chunks_per_session=chunks, observation_gold=True)
     _, info = env.reset(seed=0)
     extracted, terminated = [], False
     while not terminated:

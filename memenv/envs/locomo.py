@@ -18,8 +18,9 @@ class LoCoMoEnv(ConversationsEnv):
     facts, manager edits the bank), and the final bank is scored on the sample's questions: multi-hop, temporal,
     open-domain, single-hop and (optionally) adversarial. Each question belongs to the session holding its latest
     evidence turn, so ``session`` rewards and ``info["session_rewards"]`` credit the right session.
-    ``info["gold"]`` holds LoCoMo's own annotated observations of the chunk (and, for the manager, ADDs of the
-    pending facts), so ``memr2 eval --agent oracle`` measures an "observations as memory" reference.
+    With ``observation_gold=True``, ``info["gold"]`` holds LoCoMo's own annotated observations of the chunk
+    (and, for the manager, ADDs of the pending facts), so the ``oracle`` agent measures an "observations as
+    memory" reference: ``memr2 eval --agent oracle --env-kwargs '{"observation_gold": true}'``.
 
     The embedded default is a 3-conversation dev subset (conv-26, conv-30, conv-41; CC BY-NC 4.0, see
     ``memenv/data/locomo/README.md``); pass ``data_path`` or set ``MEMR2_LOCOMO_PATH`` for the full
@@ -49,7 +50,8 @@ class LoCoMoEnv(ConversationsEnv):
     ## Arguments
     ``data_path`` (None: ``$MEMR2_LOCOMO_PATH`` or the dev subset), ``conversation`` (a ``sample_id``),
     ``max_sessions``, ``chunks_per_session``, ``include_adversarial`` (False), ``dedupe`` (False: keep duplicate
-    questions, as published counts do), ``scorer`` and every other :class:`~memenv.env.MemoryEnv` argument.
+    questions, as published counts do), ``observation_gold`` (False: no ``info["gold"]``), ``scorer`` and every
+    other :class:`~memenv.env.MemoryEnv` argument.
     Fork with ``env.unwrapped.clone()`` (Gymnasium wrappers do not forward it).
 
     >>> import gymnasium as gym, memenv
@@ -69,6 +71,7 @@ class LoCoMoEnv(ConversationsEnv):
         conversation: str | None = None,
         include_adversarial: bool = False,
         dedupe: bool = False,
+        observation_gold: bool = False,
         **kwargs: Any,
     ) -> None:
         conversations, report = load_locomo(data_path, dedupe=dedupe)
@@ -80,6 +83,7 @@ class LoCoMoEnv(ConversationsEnv):
                 for c in conversations
             )
         self.include_adversarial = include_adversarial
+        self.observation_gold = observation_gold
         self._cursor = 0
         super().__init__(conversations, conversation=conversation, **kwargs)
 
@@ -95,12 +99,14 @@ class LoCoMoEnv(ConversationsEnv):
         self._cursor = (self._cursor + 1) % len(self.conversations)
         return chosen
 
-    def _gold(self) -> dict[str, Any]:
-        """LoCoMo's annotated observations as gold actions (what ``--agent oracle`` plays).
+    def _gold(self) -> dict[str, Any] | None:
+        """With ``observation_gold``, LoCoMo's annotated observations as gold actions (what ``oracle`` plays).
 
         Extractor: the session's observations whose first evidence turn lies in this chunk (those citing no turn
         of the session go with its last chunk). Manager: ADD every pending fact.
         """
+        if not self.observation_gold:
+            return None
         if self.role == "manager":
             return {
                 "operations": [
