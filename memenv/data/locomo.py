@@ -11,8 +11,8 @@ The file is irregular; ``PROTOCOL.md``'s checklist is handled point by point:
 5. observation evidence may be a string, a list or a comma-joined string;
 6. duplicate questions are kept by default (``dedupe=True`` drops repeats of the same question and answer);
 7. speakers are only meaningful inside their sample, so every conversation keeps its ``sample_id``;
-8. unknown keys are ignored; a missing required field, a wrong type or bad JSON raises :class:`DataError` naming
-   the file, the sample and the field.
+8. unknown keys are ignored; a missing required field, a wrong type (e.g. a ``session_<N>`` that is not a
+   list, a non-string turn text) or bad JSON raises :class:`DataError` naming the file, the sample and the field.
 
 Each question is attached to the session of its latest valid evidence turn (the last session if it has none).
 
