@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 import memenv  # noqa: F401  (registers the environments)
 from algorithms import checkpoint as ckpt
+from algorithms import curriculum
 from algorithms.config import TrainerConfig
 from algorithms.estimators import Row, assign_advantages, build_rows
 from algorithms.losses import grpo_loss
@@ -180,7 +181,7 @@ class Trainer:
         self.state = ckpt.load_checkpoint(directory, model=self.policy.model, optimizer=self.optimizer)
         ckpt.load_rng(directory, self.rank, *self._generators)
         if self.ref_model is not None and self.state.stage > 0:  # the reference is the stage's warm start
-            ckpt.load_weights(directory.parent / f"stage{self.state.stage - 1}-best", self.ref_model)
+            ckpt.load_weights(directory.parent / curriculum.best_checkpoint_name(self.state.stage - 1), self.ref_model)
 
     def _checkpoint_dir(self, name: str) -> Path:
         return (self.output_dir or Path(".")) / "checkpoints" / name
@@ -190,13 +191,8 @@ class Trainer:
         st.curve.append({"iteration": st.global_step, "env_steps": st.env_steps, "score": val["score"],
                          "return": val["return"], "stage": st.stage, "horizon": horizon})
         value = val[self.config.metric_for_best_model]
-        if st.best_value is None or value > st.best_value:
-            st.best_value, st.bad_evals = value, 0
-            self.save(self._checkpoint_dir(f"stage{st.stage}-best"))
-        else:
-            st.bad_evals += 1
-            patience = self.config.early_stopping_patience
-            st.stage_done = patience is not None and st.bad_evals >= patience
+        if curriculum.record_validation(st, value, self.config.early_stopping_patience):
+            self.save(self._checkpoint_dir(curriculum.best_checkpoint_name(st.stage)))
 
     # -- the loop ---------------------------------------------------------------------------------------------
     def train(self, stop_after: int | None = None) -> dict[str, Any] | None:
@@ -213,7 +209,7 @@ class Trainer:
         bar = tqdm(total=total, initial=st.stage * cfg.iterations + st.iteration, disable=not self.progress, desc="train")
         while st.stage < len(cfg.curriculum):
             horizon = cfg.curriculum[st.stage]
-            while st.iteration < cfg.iterations and not st.stage_done:
+            while not curriculum.stage_finished(st, cfg.iterations):
                 if stop_after is not None and st.global_step >= stop_after:
                     bar.close()
                     return None
@@ -230,13 +226,13 @@ class Trainer:
                 self.logger.log(record)
                 bar.update(1)
                 bar.set_postfix(score=f"{record['charts/episode_score']:.3f}", stage=st.stage)
-            best = self._checkpoint_dir(f"stage{st.stage}-best")
-            st.stage, st.iteration, st.best_value, st.bad_evals, st.stage_done = st.stage + 1, 0, None, 0, False
+            best = self._checkpoint_dir(curriculum.best_checkpoint_name(st.stage))
+            curriculum.next_stage(st)
             if st.stage < len(cfg.curriculum):  # warm start: the previous stage's best validation checkpoint
                 if self.output_dir is not None:
                     ckpt.load_weights(best, self.policy.model)
                 self._new_optimizer()
         bar.close()
         if self.output_dir is not None:
-            ckpt.load_weights(self._checkpoint_dir(f"stage{len(cfg.curriculum) - 1}-best"), self.policy.model)
+            ckpt.load_weights(self._checkpoint_dir(curriculum.best_checkpoint_name(len(cfg.curriculum) - 1)), self.policy.model)
         return self.validate(cfg.curriculum[-1])

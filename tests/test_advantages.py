@@ -46,3 +46,15 @@ def test_frac_zero_std_and_errors():
         group_advantages([1.0, 2.0], [0])
     with pytest.raises(ValueError, match="scale_rewards"):
         group_advantages([1.0, 2.0], [0, 0], scale_rewards="rows")
+
+
+def test_module_doctests():
+    import doctest
+
+    import algorithms
+    import algorithms.advantages
+    import algorithms.curriculum
+
+    for module in (algorithms, algorithms.advantages, algorithms.curriculum):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
