@@ -56,6 +56,13 @@ class JsonlLogger:
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
 
+    def truncate(self, iteration: int) -> None:
+        """Drop lines past ``iteration`` (a resumed run redoes the iterations after its checkpoint)."""
+        if self.path and self.path.exists():
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            kept = [line for line in lines if json.loads(line).get("iteration", 0) <= iteration]
+            self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
     def log(self, record: dict[str, Any]) -> None:
         if self.path:
             with self.path.open("a", encoding="utf-8") as handle:

@@ -180,6 +180,7 @@ class Trainer:
             directory = directory / "checkpoints" / "last"
         self.state = ckpt.load_checkpoint(directory, model=self.policy.model, optimizer=self.optimizer)
         ckpt.load_rng(directory, self.rank, *self._generators)
+        self.logger.truncate(self.state.global_step)
         if self.ref_model is not None and self.state.stage > 0:  # the reference is the stage's warm start
             ckpt.load_weights(directory.parent / curriculum.best_checkpoint_name(self.state.stage - 1), self.ref_model)
 
@@ -218,12 +219,14 @@ class Trainer:
                 st.global_step += 1
                 record = {"iteration": st.global_step, "stage": st.stage, "horizon": horizon,
                           "env_steps": st.env_steps, **metrics}
-                if st.iteration % cfg.eval_every == 0 or st.iteration == cfg.iterations:
+                validate = st.iteration % cfg.eval_every == 0 or st.iteration == cfg.iterations
+                if validate:
                     val = self.validate(horizon)
                     record.update({"eval/score": val["score"], "eval/return": val["return"], "eval/entries": val["entries"]})
                     self._after_validation(horizon, val)
-                    self.save(self._checkpoint_dir("last"))
                 self.logger.log(record)
+                if validate:  # after logging, so a resumed run neither repeats nor loses a metrics line
+                    self.save(self._checkpoint_dir("last"))
                 bar.update(1)
                 bar.set_postfix(score=f"{record['charts/episode_score']:.3f}", stage=st.stage)
             best = self._checkpoint_dir(curriculum.best_checkpoint_name(st.stage))

@@ -59,6 +59,8 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed_final == full_final
     assert resumed.state.curve == full.state.curve
+    iterations = [json.loads(line)["iteration"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert iterations == list(range(1, 7)), "no metrics line lost or repeated by the interruption"
     # the warm start changed something: stage 1 started from stage 0's best, not from scratch
     assert (tmp_path / "full" / "checkpoints" / "stage0-best" / "model.safetensors").exists()
     assert not all(torch.equal(a[k], params(Trainer(small_config()))[k]) for k in a)
