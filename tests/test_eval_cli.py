@@ -46,7 +46,7 @@ def test_eval_writes_schema_and_store_all_beats_no_memory(tmp_path, capsys):
         assert REQUIRED <= set(result)
         RunResult.model_validate(result)
         assert result["kind"] == "eval" and result["env_id"] == "MemoryR2/LoCoMo-v0"
-        assert result["env_kwargs"] == {"scorer": "recall", "max_sessions": 2}
+        assert result["env_kwargs"] == {"max_sessions": 2} and result["scorer"] == "recall"  # the env default
         assert result["scorer"] == "recall" and result["seeds"] == [3]
         assert result["version"] == "0.1.0"
         assert result["commit"] is None or len(result["commit"]) == 40

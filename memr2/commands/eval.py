@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
     parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
     parser.add_argument("--agent-kwargs", default="{}", help="JSON object of extra agent factory arguments")
-    parser.add_argument("--scorer", default="recall", help="recall | rule | llm | pkg.mod:Class (default: %(default)s)")
+    parser.add_argument("--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's own, e.g. recall for LoCoMo, rule for Synthetic)")
     parser.add_argument("--scorer-kwargs", default="{}", help="JSON object of scorer arguments, e.g. '{\"top_k\": 5}'")
     parser.add_argument("--conversations", nargs="+", default=None, help="conversation ids (default: all)")
     parser.add_argument("--episodes", type=int, default=None, help="episodes for envs without a conversation list")
@@ -57,7 +57,7 @@ def _json_object(text: str, flag: str) -> dict[str, Any]:
 
 def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
     """The environment arguments the flags ask for (only those set, so env defaults stay visible as defaults)."""
-    kwargs: dict[str, Any] = {"scorer": args.scorer}
+    kwargs: dict[str, Any] = {"scorer": args.scorer} if args.scorer else {}
     scorer_kwargs = _json_object(args.scorer_kwargs, "--scorer-kwargs")
     if scorer_kwargs:
         kwargs["scorer_kwargs"] = scorer_kwargs
@@ -141,7 +141,7 @@ def evaluate(args: argparse.Namespace) -> RunResult:
         agent=args.agent,
         agent_kwargs={k: v for k, v in agent_kwargs.items() if k != "model"},
         model=agent_kwargs.get("model"),
-        scorer=args.scorer,
+        scorer=env.unwrapped.scorer.name,
         seeds=[seed for seed, *_ in plan],
         metrics=Metrics.model_validate(metrics),
         memory=MemoryStats(entries=sum(e.entries for e in episodes), tokens=sum(e.tokens for e in episodes)),
