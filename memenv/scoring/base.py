@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from memenv.bank import MemoryBank
+from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
 
 
@@ -49,6 +49,34 @@ def evidence_counts(question: QA, bank_dia_ids: set[str]) -> tuple[int, int]:
 
 def bank_dia_ids(bank: MemoryBank) -> set[str]:
     return {dia_id for entry in bank for dia_id in entry.dia_ids}
+
+
+def make_record(
+    question: QA,
+    score: float,
+    retrieved: Sequence[MemoryEntry],
+    in_bank: set[str],
+    *,
+    prediction: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> QARecord:
+    """A :class:`QARecord` with the evidence metrics every scorer reports: evidence recall of the ``retrieved``
+    entries and the evidence turns absent from the whole bank (``in_bank``: :func:`bank_dia_ids`)."""
+    needed, missing = evidence_counts(question, in_bank)
+    retrieved_dia = {dia_id for entry in retrieved for dia_id in entry.dia_ids}
+    return QARecord(
+        question=question.question,
+        answer=question.answer,
+        category=question.category,
+        session=question.session,
+        score=score,
+        prediction=prediction,
+        retrieved=[entry.memory_id for entry in retrieved],
+        evidence_recall=len(set(question.evidence) & retrieved_dia) / needed if needed else None,
+        evidence_needed=needed,
+        evidence_missing=missing,
+        details=details or {},
+    )
 
 
 def _mean(values: Iterable[float]) -> float | None:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from memenv.bank import MemoryBank
 from memenv.data.schema import QA
 from memenv.retrieval import bm25_search_many
-from memenv.scoring.base import QARecord, bank_dia_ids, evidence_counts
+from memenv.scoring.base import QARecord, bank_dia_ids, make_record
 
 
 @lru_cache(maxsize=100_000)
@@ -51,19 +51,5 @@ class RecallScorer:
                 score = 1.0 - token_recall(question.adversarial_answer or "", context)
             else:
                 score = token_recall(question.answer, context)
-            retrieved_dia = {dia_id for entry in retrieved for dia_id in entry.dia_ids}
-            needed, missing = evidence_counts(question, in_bank)
-            records.append(
-                QARecord(
-                    question=question.question,
-                    answer=question.answer,
-                    category=question.category,
-                    session=question.session,
-                    score=score,
-                    retrieved=[entry.memory_id for entry in retrieved],
-                    evidence_recall=len(set(question.evidence) & retrieved_dia) / needed if needed else None,
-                    evidence_needed=needed,
-                    evidence_missing=missing,
-                )
-            )
+            records.append(make_record(question, score, retrieved, in_bank))
         return records

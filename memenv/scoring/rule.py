@@ -38,7 +38,7 @@ from functools import lru_cache
 
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
-from memenv.scoring.base import QARecord, bank_dia_ids, evidence_counts
+from memenv.scoring.base import QARecord, bank_dia_ids, make_record
 
 NONE = "none"
 PAST = re.compile(r"\b(previous|previously|before|formerly|former|used to|earlier|no longer|any ?more)\b", re.I)
@@ -124,20 +124,13 @@ class RuleScorer:
             claims = claims_about(by_entity[entity], entity, question.meta["keywords"], question.meta["values"])
             options = candidates(question, claims)
             score = 1.0 / len(options) if question.answer in options else 0.0
-            about_dia = {dia_id for entry in claims.entries for dia_id in entry.dia_ids}
-            needed, absent = evidence_counts(question, in_bank)
             records.append(
-                QARecord(
-                    question=question.question,
-                    answer=question.answer,
-                    category=question.category,
-                    session=question.session,
-                    score=score,
+                make_record(
+                    question,
+                    score,
+                    claims.entries,
+                    in_bank,
                     prediction=" | ".join(sorted(options)) if options else None,
-                    retrieved=[entry.memory_id for entry in claims.entries],
-                    evidence_recall=len(set(question.evidence) & about_dia) / needed if needed else None,
-                    evidence_needed=needed,
-                    evidence_missing=absent,
                     details={"current": sorted(claims.current), "past": sorted(claims.past)},
                 )
             )

@@ -8,12 +8,12 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
 
 from memr2 import __version__
 from memr2.results import EpisodeSummary, MemoryStats, Metrics, RunResult, git_commit, write_result
+from memr2.commands import json_object
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,20 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _json_object(text: str, flag: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{flag} must be a JSON object: {exc}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{flag} must be a JSON object, got {text!r}")
-    return value
-
-
 def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
     """The environment arguments the flags ask for (only those set, so env defaults stay visible as defaults)."""
     kwargs: dict[str, Any] = {"scorer": args.scorer} if args.scorer else {}
-    scorer_kwargs = _json_object(args.scorer_kwargs, "--scorer-kwargs")
+    scorer_kwargs = json_object(args.scorer_kwargs, "--scorer-kwargs")
     if scorer_kwargs:
         kwargs["scorer_kwargs"] = scorer_kwargs
     if args.max_sessions is not None:
@@ -69,12 +59,12 @@ def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["data_path"] = args.data_path
     if args.include_adversarial:
         kwargs["include_adversarial"] = True
-    kwargs.update(_json_object(args.env_kwargs, "--env-kwargs"))
+    kwargs.update(json_object(args.env_kwargs, "--env-kwargs"))
     return kwargs
 
 
 def agent_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs = _json_object(args.agent_kwargs, "--agent-kwargs")
+    kwargs = json_object(args.agent_kwargs, "--agent-kwargs")
     for name in ("model", "backend"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)

@@ -8,8 +8,9 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
+
+from memr2.commands import json_object
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,16 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _json_object(text: str, flag: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{flag} must be a JSON object: {exc}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{flag} must be a JSON object, got {text!r}")
-    return value
-
-
 def _kwargs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """(env kwargs, agent kwargs) from the flags that were set."""
     env_kwargs = {
@@ -52,8 +43,8 @@ def _kwargs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         for name in ("max_sessions", "chunks_per_session", "scorer")
         if getattr(args, name) is not None
     }
-    env_kwargs.update(_json_object(args.env_kwargs, "--env-kwargs"))
-    agent_kwargs = _json_object(args.agent_kwargs, "--agent-kwargs")
+    env_kwargs.update(json_object(args.env_kwargs, "--env-kwargs"))
+    agent_kwargs = json_object(args.agent_kwargs, "--agent-kwargs")
     agent_kwargs.update({name: getattr(args, name) for name in ("model", "backend") if getattr(args, name)})
     return env_kwargs, agent_kwargs
 
