@@ -14,7 +14,9 @@ MANAGE = {"operations": [{"op": "ADD", "content": "Ann likes green tea"}]}
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("env_id, kwargs", [("MemoryR2/Synthetic-v0", {"max_sessions": 2}), ("MemoryR2/LoCoMo-v0", {"max_sessions": 1})])
+@pytest.mark.parametrize(
+    "env_id, kwargs", [("MemoryR2/Synthetic-v0", {"max_sessions": 2}), ("MemoryR2/LoCoMo-v0", {"max_sessions": 1})]
+)
 def test_pettingzoo_api_test_passes(env_id, kwargs):
     api_test(env(env_id, **kwargs), num_cycles=60)
 

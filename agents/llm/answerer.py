@@ -22,7 +22,9 @@ class LLMAnswerer:
         system: optional system prompt placed before every prompt.
     """
 
-    def __init__(self, backend: Backend, max_new_tokens: int = 32, batch_size: int = 8, system: str | None = None) -> None:
+    def __init__(
+        self, backend: Backend, max_new_tokens: int = 32, batch_size: int = 8, system: str | None = None
+    ) -> None:
         self.backend = backend
         self.sampling = SamplingConfig(temperature=0.0, max_new_tokens=max_new_tokens)
         self.batch_size = batch_size
@@ -31,7 +33,8 @@ class LLMAnswerer:
 
     def _prompt_ids(self, prompt: str) -> list[int]:
         tokenizer = self.backend.tokenizer
-        messages = ([{"role": "system", "content": self.system}] if self.system else []) + [{"role": "user", "content": prompt}]
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages.append({"role": "user", "content": prompt})
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 

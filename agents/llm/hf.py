@@ -83,8 +83,8 @@ class TransformersBackend:
                 break
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             position = position + 1
-            step = {"input_ids": tokens[:, None], "attention_mask": mask, "position_ids": position, self._cache_key: cache}
-            out = self.model(**step, use_cache=True)
+            step = {"input_ids": tokens[:, None], "attention_mask": mask, "position_ids": position}
+            out = self.model(**step, **{self._cache_key: cache}, use_cache=True)
             cache, logits = out[self._cache_key], out.logits[:, -1, :]
         return self._samples(torch.stack(tokens_out, 1).tolist(), torch.stack(logprobs_out, 1).tolist())
 
@@ -112,14 +112,17 @@ class TransformersBackend:
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
         results: list[torch.Tensor] = []
         for start in range(0, len(prompts), batch_size):
-            rows = [list(p) + list(c) for p, c in zip(prompts[start : start + batch_size], completions[start : start + batch_size])]
-            lengths = [len(c) for c in completions[start : start + batch_size]]
+            batch = slice(start, start + batch_size)
+            rows = [list(p) + list(c) for p, c in zip(prompts[batch], completions[batch])]
+            lengths = [len(c) for c in completions[batch]]
             width = max(lengths)
             if width == 0:
                 results.extend(torch.zeros(0, device=self.device) for _ in rows)
                 continue
             ids, mask, positions = left_pad(rows, self.pad_id, self.device)
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=width + 1).logits
+            logits = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=width + 1
+            ).logits
             logprobs = scaled_logprobs(logits[:, :-1, :], temperature)  # (B, width, V): predicts ids[:, -width:]
             picked = logprobs.gather(-1, ids[:, -width:, None]).squeeze(-1)  # (B, width)
             results.extend(picked[i, width - n :] for i, n in enumerate(lengths))

@@ -33,7 +33,9 @@ _MANAGER_TASK = (
 _FORMAT_RULES = {
     ("extractor", "lines"): "Answer with one fact per line, as: - Speaker: fact [dialogue id]",
     ("extractor", "json"): 'Answer with JSON only: {"facts": [{"speaker": ..., "fact": ..., "dia_ids": [...]}]}',
-    ("manager", "lines"): "Answer with one operation per line: ADD: <memory> | UPDATE <id>: <memory> | DELETE <id> | NOOP",
+    ("manager", "lines"): (
+        "Answer with one operation per line: ADD: <memory> | UPDATE <id>: <memory> | DELETE <id> | NOOP"
+    ),
     ("manager", "json"): (
         'Answer with JSON only: {"operations": [{"op": "ADD", "content": ...}, '
         '{"op": "UPDATE", "memory_id": ..., "content": ...}, {"op": "DELETE", "memory_id": ...}, {"op": "NOOP"}]}'
@@ -79,7 +81,9 @@ def user_message(view: dict[str, Any]) -> str:
 
 
 # -- few-shot examples: views in the env's own shape, and the answer in each format -----------------------------
-_HEADER = {"session": 2, "num_sessions": 8, "chunk": 0, "num_chunks": 1, "date": "10 May 2023", "speakers": ["Ana", "Ben"]}
+_HEADER = {
+    "session": 2, "num_sessions": 8, "chunk": 0, "num_chunks": 1, "date": "10 May 2023", "speakers": ["Ana", "Ben"]
+}
 EXAMPLE_VIEWS: dict[str, dict[str, Any]] = {
     "extractor": {
         "role": "extractor",
@@ -93,16 +97,29 @@ EXAMPLE_VIEWS: dict[str, dict[str, Any]] = {
         "role": "manager",
         **_HEADER,
         "facts": [
-            {"index": 0, "speaker": "Ana", "fact": "Ana moved to Lisbon around 3 May 2023.", "dia_ids": ["D2:1"], "related": ["m1"]},
+            {
+                "index": 0,
+                "speaker": "Ana",
+                "fact": "Ana moved to Lisbon around 3 May 2023.",
+                "dia_ids": ["D2:1"],
+                "related": ["m1"],
+            },
             {"index": 1, "speaker": "Ben", "fact": "Ben is learning the cello.", "dia_ids": ["D2:2"], "related": []},
         ],
-        "memories": [{"memory_id": "m1", "content": "Ana lives in Porto.", "speaker": "Ana", "session": 1, "date": "2 April 2023"}],
+        "memories": [
+            {"memory_id": "m1", "content": "Ana lives in Porto.", "speaker": "Ana", "session": 1, "date": "2 April 2023"}
+        ],
     },
 }
-_EXAMPLE_FACTS = [("Ana", "Ana moved to Lisbon around 3 May 2023.", "D2:1"), ("Ben", "Ben started learning the cello.", "D2:2")]
+_EXAMPLE_FACTS = [
+    ("Ana", "Ana moved to Lisbon around 3 May 2023.", "D2:1"),
+    ("Ben", "Ben started learning the cello.", "D2:2"),
+]
 EXAMPLE_ANSWERS: dict[tuple[str, str], str] = {
     ("extractor", "lines"): "\n".join(f"- {s}: {f} [{d}]" for s, f, d in _EXAMPLE_FACTS),
-    ("extractor", "json"): json.dumps({"facts": [{"speaker": s, "fact": f, "dia_ids": [d]} for s, f, d in _EXAMPLE_FACTS]}),
+    ("extractor", "json"): json.dumps(
+        {"facts": [{"speaker": s, "fact": f, "dia_ids": [d]} for s, f, d in _EXAMPLE_FACTS]}
+    ),
     ("manager", "lines"): (
         "UPDATE m1: Ana lives in Lisbon (moved from Porto around 3 May 2023). [D2:1]\n"
         "ADD: Ben is learning the cello. [D2:2]"

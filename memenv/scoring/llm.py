@@ -64,7 +64,8 @@ def _load(spec: Any, kwargs: dict[str, Any] | None) -> Answerer | None:
 
 def default_cache_dir() -> Path:
     """``$MEMR2_CACHE_DIR/answers``, else ``$XDG_CACHE_HOME/memr2/answers``, else ``~/.cache/memr2/answers``."""
-    root = os.environ.get("MEMR2_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "memr2"
+    root = os.environ.get("MEMR2_CACHE_DIR")
+    root = root or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "memr2"
     return Path(root).expanduser() / "answers"
 
 
@@ -73,7 +74,8 @@ class AnswerCache:
 
     def __init__(self, directory: Path | None, model: str) -> None:
         self.model = model
-        self.path = None if directory is None else Path(directory) / f"{hashlib.sha256(model.encode()).hexdigest()[:16]}.jsonl"
+        file_name = f"{hashlib.sha256(model.encode()).hexdigest()[:16]}.jsonl"
+        self.path = None if directory is None else Path(directory) / file_name
         self._replies: dict[str, str] = {}
         if self.path is not None and self.path.is_file():
             for line in self.path.read_text(encoding="utf-8").splitlines():
@@ -191,12 +193,16 @@ class LLMScorer:
 
     def score(self, questions: Sequence[QA], bank: MemoryBank) -> list[QARecord]:
         retrieved = [retrieve_per_speaker(bank, q.question, self.top_k) for q in questions]
-        prompts = [ANSWER_PROMPT.format(context=format_context(g), question=q.question) for q, g in zip(questions, retrieved)]
+        prompts = [
+            ANSWER_PROMPT.format(context=format_context(groups), question=q.question)
+            for q, groups in zip(questions, retrieved)
+        ]
         predictions = cached_answers(self.answerer, self._answers, prompts)
         verdicts: list[float | None] = [None] * len(questions)
         if self.judge is not None:
             judge_prompts = [
-                JUDGE_PROMPT.format(question=q.question, gold=q.answer, prediction=p) for q, p in zip(questions, predictions)
+                JUDGE_PROMPT.format(question=q.question, gold=q.answer, prediction=p)
+                for q, p in zip(questions, predictions)
             ]
             verdicts = [judge_verdict(r) for r in cached_answers(self.judge, self._verdicts, judge_prompts)]
         in_bank = bank_dia_ids(bank)
