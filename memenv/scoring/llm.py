@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
 from memenv.retrieval import bm25_scores
-from memenv.scoring.base import QARecord, bank_dia_ids, evidence_counts
+from memenv.scoring.base import QARecord, bank_dia_ids, make_record
 from memenv.scoring.metrics import bleu1, f1_score, locomo_f1
 
 ANSWER_PROMPT = """Answer the question using only the memories below, taken from a long conversation.
@@ -213,22 +213,7 @@ class LLMScorer:
             else:
                 f1 = f1_score(prediction, question.answer)
             details = {"f1": f1, "bleu1": bleu1(prediction, question.answer), "judge": verdict}
-            entries = [e for group in groups.values() for e in group]
-            retrieved_dia = {d for e in entries for d in e.dia_ids}
-            needed, missing = evidence_counts(question, in_bank)
-            records.append(
-                QARecord(
-                    question=question.question,
-                    answer=question.answer,
-                    category=question.category,
-                    session=question.session,
-                    score=details[self.metric],
-                    prediction=prediction,
-                    retrieved=[e.memory_id for e in entries],
-                    evidence_recall=len(set(question.evidence) & retrieved_dia) / needed if needed else None,
-                    evidence_needed=needed,
-                    evidence_missing=missing,
-                    details=details,
-                )
-            )
+            entries = [entry for group in groups.values() for entry in group]
+            score = details[self.metric]
+            records.append(make_record(question, score, entries, in_bank, prediction=prediction, details=details))
         return records
