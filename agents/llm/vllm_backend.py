@@ -18,8 +18,9 @@ from agents.llm.backend import Sample, SamplingConfig
 from agents.llm.loading import ensure_smollm2_cached
 
 
-class VLLMUnavailableError(RuntimeError):
-    """vLLM is not installed, or there is no GPU for it."""
+class VLLMUnavailableError(ValueError):
+    """vLLM is not installed, or there is no GPU for it (a ValueError: ``memr2`` reports it as a bad choice of
+    ``--backend``, without a traceback)."""
 
 
 def _check_available():
