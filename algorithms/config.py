@@ -78,6 +78,10 @@ class TrainerConfig:
     beta: float = _f(0.0, "Coefficient of the k3 KL to the frozen reference policy (0 = no reference).")
     entropy_coef: float = _f(0.0, "Coefficient of the entropy bonus.")
     num_iterations: int = _f(1, "mu: optimisation passes over each batch of rollouts (TRL's num_iterations).")
+    per_device_train_batch_size: int | None = _f(
+        None, "Rows per forward/backward pass (gradients accumulate to the full batch); None = all rows at once."
+    )
+    gradient_checkpointing: bool = _f(True, "LLM policy only: recompute activations in backward to save memory.")
     learning_rate: float = _f(3e-3, "AdamW learning rate (use ~1e-6 for LLM policies).")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
     max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
@@ -118,6 +122,8 @@ class TrainerConfig:
         check(self.dual_clip is None or self.dual_clip > 1, f"dual_clip={self.dual_clip}: must be > 1 (e.g. 3)")
         check(self.beta >= 0 and self.entropy_coef >= 0, "beta and entropy_coef must be >= 0")
         check(self.num_iterations >= 1 and self.iterations >= 1, "num_iterations and iterations must be >= 1")
+        check(self.per_device_train_batch_size is None or self.per_device_train_batch_size >= 1,
+              "per_device_train_batch_size must be >= 1 (or None for all rows)")
         check(self.conversations_per_iteration >= 1, "conversations_per_iteration must be >= 1")
         check(self.metric_for_best_model in ("return", "score"), "metric_for_best_model: choose 'return' or 'score'")
         check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")

@@ -51,22 +51,33 @@ def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
 
 
 def aggregate(
-    per_token: torch.Tensor, mask: torch.Tensor, loss_type: str, max_completion_length: int | None = None
+    per_token: torch.Tensor,
+    mask: torch.Tensor,
+    loss_type: str,
+    max_completion_length: int | None = None,
+    *,
+    total_rows: int | None = None,
+    total_tokens: float | None = None,
 ) -> torch.Tensor:
     """Reduce a per-token quantity ``[B, T]`` to a scalar as the paper of ``loss_type`` defines it.
 
     * ``grpo`` (Shao et al. 2024): mean over each row's tokens, then mean over rows (sequence-level).
     * ``dapo`` (Yu et al. 2025): sum over all tokens / number of tokens (token-level).
     * ``dr_grpo`` (Liu et al. 2025): sum over all tokens / (rows * max_completion_length) (a constant).
+
+    ``total_rows`` / ``total_tokens`` replace this batch's own counts in the denominators, so that summing the
+    losses of micro-batches gives exactly the loss of the whole batch (gradient accumulation).
     """
     mask = mask.to(per_token.dtype)
+    rows = per_token.shape[0] if total_rows is None else total_rows
     if loss_type == "grpo":
-        return ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
+        return ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).sum() / max(rows, 1)
     if loss_type == "dapo":
-        return (per_token * mask).sum() / mask.sum().clamp(min=1.0)
+        tokens = mask.sum() if total_tokens is None else torch.tensor(float(total_tokens))
+        return (per_token * mask).sum() / tokens.clamp(min=1.0)
     if loss_type == "dr_grpo":
         length = per_token.shape[-1] if max_completion_length is None else max_completion_length
-        return (per_token * mask).sum() / (per_token.shape[0] * length)
+        return (per_token * mask).sum() / (max(rows, 1) * length)
     raise ValueError(f"loss_type={loss_type!r}: choose 'grpo', 'dr_grpo' or 'dapo'")
 
 
@@ -97,10 +108,12 @@ def grpo_loss(
     beta: float = 0.0,
     entropy_coef: float = 0.0,
     max_completion_length: int | None = None,
+    total_rows: int | None = None,
+    total_tokens: float | None = None,
 ) -> LossOutput:
     """Clipped policy loss + ``beta`` * k3 KL - ``entropy_coef`` * entropy, aggregated by ``loss_type``.
 
-    Shapes: logp, old_logp, mask, entropy, ref_logp [B, T]; advantages [B] -> scalar.
+    The logged statistics are token means over this batch. Shapes: logp, old_logp, mask, entropy, ref_logp [B, T]; advantages [B] -> scalar.
     """
     pg_loss, clipped = clipped_policy_loss(
         logp, old_logp, advantages, epsilon=epsilon, epsilon_high=epsilon_high, dual_clip=dual_clip
@@ -115,7 +128,7 @@ def grpo_loss(
     ent = torch.zeros_like(logp) if entropy is None else entropy
     if entropy_coef > 0.0:
         per_token = per_token - entropy_coef * ent
-    loss = aggregate(per_token, mask, loss_type, max_completion_length)
+    loss = aggregate(per_token, mask, loss_type, max_completion_length, total_rows=total_rows, total_tokens=total_tokens)
     with torch.no_grad():
         m = mask.to(logp.dtype)
         n = m.sum().clamp(min=1.0)

@@ -10,8 +10,10 @@ averaged by DDP; nothing else changes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -107,37 +109,47 @@ class Trainer:
         )
 
     def update(self, rows: list[Row]) -> dict[str, float]:
-        """``num_iterations`` clipped policy-gradient steps on ``rows`` (advantages set)."""
+        """``num_iterations`` clipped policy-gradient steps on ``rows`` (advantages set).
+
+        Rows go through the model in micro-batches of ``per_device_train_batch_size``; each micro-batch's loss
+        uses the whole batch's row and token counts, so the accumulated gradient is the full-batch gradient
+        (DDP synchronises only on the last micro-batch).
+        """
         cfg = self.config
         counts = self.accelerator.gather(torch.tensor([len(rows)], device=self.accelerator.device))
         if int(counts.min()) == 0:  # some rank has nothing to learn from: every rank skips, DDP stays in step
             return {}
-        samples = [r.sample for r in rows]
-        advantages = torch.tensor([r.advantage for r in rows], dtype=torch.float32)
+        size = cfg.per_device_train_batch_size or len(rows)
+        chunks = [[r.sample for r in rows[i : i + size]] for i in range(0, len(rows), size)]
+        advantages = [torch.tensor([r.advantage for r in rows[i : i + size]]) for i in range(0, len(rows), size)]
+        totals = {"total_rows": len(rows), "total_tokens": float(sum(len(r.old_logp) for r in rows))}
+        width = cfg.max_completion_length if cfg.policy == "llm" else max(1, *(len(r.old_logp) for r in rows))
         with torch.no_grad():
-            old_logp = self.policy.evaluate(self.policy.model, samples).logp if cfg.num_iterations > 1 else None
-            ref_logp = self.policy.evaluate(self.ref_model, samples).logp if self.ref_model is not None else None
-        stats: dict[str, float] = {}
+            old = [self.policy.evaluate(self.policy.model, c).logp for c in chunks] if cfg.num_iterations > 1 else None
+            ref = [self.policy.evaluate(self.ref_model, c).logp for c in chunks] if self.ref_model is not None else None
         for _ in range(cfg.num_iterations):
-            ev = self.policy.evaluate(self.model, samples)
-            adv = advantages.to(ev.logp.device)
-            out = grpo_loss(
-                ev.logp, ev.logp.detach() if old_logp is None else old_logp, adv, ev.mask,
-                entropy=ev.entropy, ref_logp=ref_logp, loss_type=cfg.loss_type, epsilon=cfg.epsilon,
-                epsilon_high=cfg.epsilon_high, dual_clip=cfg.dual_clip, beta=cfg.beta,
-                entropy_coef=cfg.entropy_coef, max_completion_length=cfg.max_completion_length if cfg.policy == "llm" else None,
-            )
             self.optimizer.zero_grad()
-            self.accelerator.backward(out.loss)
-            grad_norm = self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+            stats: dict[str, float] = defaultdict(float)
+            for j, samples in enumerate(chunks):
+                last = j == len(chunks) - 1
+                with contextlib.nullcontext() if last else self.accelerator.no_sync(self.model):
+                    ev = self.policy.evaluate(self.model, samples)
+                    out = grpo_loss(
+                        ev.logp, ev.logp.detach() if old is None else old[j], advantages[j].to(ev.logp.device),
+                        ev.mask, entropy=ev.entropy, ref_logp=None if ref is None else ref[j],
+                        loss_type=cfg.loss_type, epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
+                        dual_clip=cfg.dual_clip, beta=cfg.beta, entropy_coef=cfg.entropy_coef,
+                        max_completion_length=width, **totals,
+                    )
+                    self.accelerator.backward(out.loss)
+                share = float(ev.mask.sum()) / max(totals["total_tokens"], 1.0)  # token-weighted statistics
+                stats["losses/loss"] += float(out.loss.detach())
+                for key, value in (("policy_loss", out.pg_loss), ("kl", out.kl), ("entropy", out.entropy),
+                                   ("clipfrac", out.clipfrac), ("approx_kl", out.approx_kl)):
+                    stats[f"losses/{key}"] += share * value
+            stats["losses/grad_norm"] = float(self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm))
             self.optimizer.step()
-            stats = {
-                "losses/loss": float(out.loss.detach()), "losses/policy_loss": out.pg_loss, "losses/kl": out.kl,
-                "losses/entropy": out.entropy, "losses/clipfrac": out.clipfrac, "losses/approx_kl": out.approx_kl,
-                "losses/grad_norm": float(grad_norm),
-            }
-        stats["perf/tokens"] = float(ev.mask.sum())
-        return stats
+        return dict(stats)
 
     def iteration(self, horizon: int) -> dict[str, Any]:
         start = time.perf_counter()

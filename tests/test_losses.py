@@ -68,3 +68,16 @@ def test_grpo_loss_terms_and_gradient():
     torch.testing.assert_close(logp.grad, grad)
     with pytest.raises(ValueError, match="ref_logp"):
         grpo_loss(logp, logp.detach(), adv, mask, beta=0.1)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo", "dr_grpo"])
+def test_micro_batches_sum_to_the_full_batch_loss(loss_type):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 4, generator=g)
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]], dtype=torch.float32)
+    full = aggregate(x, mask, loss_type, max_completion_length=4)
+    parts = sum(
+        aggregate(x[i : i + 2], mask[i : i + 2], loss_type, max_completion_length=4, total_rows=5, total_tokens=mask.sum().item())
+        for i in range(0, 5, 2)
+    )
+    assert parts.item() == pytest.approx(full.item(), rel=1e-6)

@@ -93,7 +93,7 @@ def test_llm_policy_smollm2_locomo_two_sessions(capsys):
     cfg = TrainerConfig(env_id="MemoryR2/LoCoMo-v0", env_kwargs={"conversation": "conv-26"}, policy="llm",
                         model="smollm2", curriculum=[2], iterations=1, num_generations=2, local_num_generations=2,
                         local_prob=0.5, conversations_per_iteration=1, max_completion_length=64,
-                        learning_rate=1e-6, temperature=0.7)
+                        learning_rate=1e-6, temperature=0.7, per_device_train_batch_size=2)
     trainer = Trainer(cfg)
     start = time.perf_counter()
     metrics = trainer.iteration(2)
@@ -103,3 +103,16 @@ def test_llm_policy_smollm2_locomo_two_sessions(capsys):
               f"{metrics['perf/env_steps']} env steps, {metrics['rollout/rows']} rows, "
               f"parse failures {metrics['rollout/parse_failure_rate']:.2f}, tokens/s {metrics['perf/tokens_per_s']:.1f}")
     assert metrics["perf/env_steps"] >= 2 * 4 and "losses/policy_loss" in metrics
+
+
+def test_micro_batches_give_the_full_batch_update():
+    from algorithms.estimators import assign_advantages, build_rows
+
+    results = []
+    for size in (None, 3):
+        trainer = Trainer(tiny(per_device_train_batch_size=size, loss_type="grpo", beta=0.1, num_iterations=2))
+        rows = build_rows(trainer.collect(2), "logo")
+        assign_advantages(rows)
+        trainer.update(rows)
+        results.append(torch.cat([p.detach().flatten() for p in trainer.policy.model.parameters()]))
+    torch.testing.assert_close(results[0], results[1], atol=1e-6, rtol=1e-5)

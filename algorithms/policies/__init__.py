@@ -21,6 +21,8 @@ def make_policy(config: Any) -> Policy:
         temperature=config.temperature,
         max_new_tokens=config.max_completion_length,
         seed=config.seed,
+        batch_size=config.per_device_train_batch_size or 8,
+        gradient_checkpointing=config.gradient_checkpointing,
     )
 
 

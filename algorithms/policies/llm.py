@@ -22,7 +22,11 @@ from algorithms.policies.base import Decision, Evaluation
 
 
 class LLMPolicy:
-    """An :class:`~agents.llm.LLMAgent` (``transformers`` backend) as a trainable policy."""
+    """An :class:`~agents.llm.LLMAgent` (``transformers`` backend) as a trainable policy.
+
+    ``batch_size`` rows are scored per forward pass; ``gradient_checkpointing`` trades compute for memory (a
+    LoCoMo prompt is ~2k tokens: without it one backward over 8 rows of SmolLM2 needs tens of GB).
+    """
 
     def __init__(
         self,
@@ -33,6 +37,7 @@ class LLMPolicy:
         max_new_tokens: int = 96,
         seed: int = 0,
         batch_size: int = 8,
+        gradient_checkpointing: bool = True,
         agent: Any = None,
     ) -> None:
         if backend != "transformers":
@@ -43,8 +48,12 @@ class LLMPolicy:
         self.temperature = temperature
         self.batch_size = batch_size
         self.pad_id = self.agent.backend.pad_id
+        if gradient_checkpointing:  # active in train mode only: evaluate() trains, act() generates in eval mode
+            enable = getattr(self.model, "activation_checkpointing_enable", None) or self.model.gradient_checkpointing_enable
+            enable()
 
     def act(self, infos: Sequence[dict[str, Any]], *, generator: torch.Generator, greedy: bool = False) -> list[Decision]:
+        self.model.eval()  # KV cache on; gradient checkpointing off
         self.agent.reset(seed=int(torch.randint(2**31 - 1, (1,), generator=generator)))
         sampling = self.agent.sampling
         if greedy:
@@ -63,6 +72,7 @@ class LLMPolicy:
     def evaluate(self, model: torch.nn.Module, samples: Sequence[ActionRecord]) -> Evaluation:
         """Per-token log-probs and entropies ``[B, T]`` of the records' completions (right-padded)."""
         device = next(self.model.parameters()).device
+        model.train(torch.is_grad_enabled())  # train mode (checkpointing) only when gradients are wanted
         width = max([1, *(len(r.completion_ids) for r in samples)])
         logp_rows, ent_rows = [], []
         for start in range(0, len(samples), self.batch_size):
