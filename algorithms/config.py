@@ -82,7 +82,7 @@ class TrainerConfig:
         None, "Rows per forward/backward pass (gradients accumulate to the full batch); None = all rows at once."
     )
     gradient_checkpointing: bool = _f(True, "LLM policy only: recompute activations in backward to save memory.")
-    learning_rate: float = _f(3e-3, "AdamW learning rate (use ~1e-6 for LLM policies).")
+    learning_rate: float = _f(1e-2, "AdamW learning rate (the feature policy default; use ~1e-6 for LLM policies).")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
     max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
     # -- schedule ----------------------------------------------------------------------------------------------
