@@ -6,7 +6,9 @@ Example (FeaturePolicy, LoGo-GRPO, 8-session Synthetic-v0, a few CPU minutes)::
 
 Defaults come from :class:`algorithms.config.TrainerConfig` (or ``--config FILE``); flags override them. The
 output directory holds ``config.json``, ``metrics.jsonl`` (one line per iteration), ``checkpoints/`` and the
-result JSON; ``--resume DIR`` continues an interrupted run in ``DIR``. Runs under ``accelerate launch`` as is.
+result JSON; ``--resume DIR`` continues an interrupted run in ``DIR``. Runs under DDP as is, e.g. two CPU
+processes (gloo): ``accelerate launch --multi_gpu --num_processes 2 -m memr2 train ...`` (accelerate's ``--cpu``
+flag launches a single process) or ``torchrun --nproc_per_node 2 -m memr2 train ...``.
 """
 
 from __future__ import annotations
