@@ -95,23 +95,25 @@ def save_checkpoint(
     return directory
 
 
-def save_rng(
-    directory: str | Path, rank: int, torch_generators: dict[str, torch.Generator], numpy_generators: dict[str, np.random.Generator]
-) -> None:
+TorchGenerators = dict[str, torch.Generator]
+NumpyGenerators = dict[str, np.random.Generator]
+
+
+def save_rng(directory: str | Path, rank: int, torch_generators: TorchGenerators, numpy_generators: NumpyGenerators) -> None:
     """Write one rank's generator states into an existing checkpoint directory (each file atomically)."""
     directory = Path(directory)
+    torch_states = {k: g.get_state() for k, g in torch_generators.items()}
+    numpy_states = json.dumps({k: g.bit_generator.state for k, g in numpy_generators.items()})
     for name, write in (
-        (f"rng-rank{rank}.safetensors", lambda p: save_file({k: g.get_state() for k, g in torch_generators.items()}, p)),
-        (f"rng-rank{rank}.json", lambda p: p.write_text(json.dumps({k: g.bit_generator.state for k, g in numpy_generators.items()}))),
+        (f"rng-rank{rank}.safetensors", lambda p: save_file(torch_states, p)),
+        (f"rng-rank{rank}.json", lambda p: p.write_text(numpy_states)),
     ):
         tmp = directory / f".{name}.tmp"
         write(tmp)
         os.replace(tmp, directory / name)
 
 
-def load_rng(
-    directory: str | Path, rank: int, torch_generators: dict[str, torch.Generator], numpy_generators: dict[str, np.random.Generator]
-) -> None:
+def load_rng(directory: str | Path, rank: int, torch_generators: TorchGenerators, numpy_generators: NumpyGenerators) -> None:
     """Restore one rank's generators in place."""
     directory = Path(directory)
     states = load_file(directory / f"rng-rank{rank}.safetensors")

@@ -98,7 +98,9 @@ class TrainerConfig:
     train_seed_offset: int = _f(0, "Training conversations use env seeds train_seed_offset + 0, 1, 2, ...")
     feature_hidden: int = _f(64, "FeaturePolicy hidden width.")
     torch_threads: int | None = _f(
-        None, "torch intra-op threads (None: 1 for the feature policy, whose tiny tensors thrash on more; torch's default for llm)."
+        None,
+        "torch intra-op threads (None: 1 for the feature policy, whose tiny tensors thrash on more threads; "
+        "torch's default for llm).",
     )
 
     def __post_init__(self) -> None:

@@ -69,11 +69,12 @@ def build_rows(batch: RolloutBatch, estimator: str) -> list[Row]:
     return rows
 
 
-def assign_advantages(rows: list[Row], *, scale_rewards: str = "group", std_eps: float = 1e-4, std_floor: float = 0.0) -> np.ndarray:
+def assign_advantages(
+    rows: list[Row], *, scale_rewards: str = "group", std_eps: float = 1e-4, std_floor: float = 0.0
+) -> np.ndarray:
     """Z-score rewards inside each row's group (in place on ``rows``); returns the advantages ``[N]``."""
-    advantages = group_advantages(
-        [r.reward for r in rows], [r.group for r in rows], scale_rewards=scale_rewards, std_eps=std_eps, std_floor=std_floor
-    )
+    rewards, groups = [r.reward for r in rows], [r.group for r in rows]
+    advantages = group_advantages(rewards, groups, scale_rewards=scale_rewards, std_eps=std_eps, std_floor=std_floor)
     for row, advantage in zip(rows, advantages):
         row.advantage = float(advantage)
     return advantages

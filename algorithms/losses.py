@@ -113,7 +113,8 @@ def grpo_loss(
 ) -> LossOutput:
     """Clipped policy loss + ``beta`` * k3 KL - ``entropy_coef`` * entropy, aggregated by ``loss_type``.
 
-    The logged statistics are token means over this batch. Shapes: logp, old_logp, mask, entropy, ref_logp [B, T]; advantages [B] -> scalar.
+    The logged statistics are token means over this batch.
+    Shapes: logp, old_logp, mask, entropy, ref_logp [B, T]; advantages [B] -> scalar.
     """
     pg_loss, clipped = clipped_policy_loss(
         logp, old_logp, advantages, epsilon=epsilon, epsilon_high=epsilon_high, dual_clip=dual_clip

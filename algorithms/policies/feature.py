@@ -141,7 +141,8 @@ class FeaturePolicy:
                     mem_text[memory_id] = len(sample.texts)
                     sample.texts.append(hashed_ids(memory["content"], buckets))
                 gap = (view["session"] - (memory.get("session") or 0)) / max(view["num_sessions"], 1)
-                feats.append(pair_features(fact["fact"], memory["content"], memory.get("speaker") == fact.get("speaker"), slot, k, gap))
+                same_speaker = memory.get("speaker") == fact.get("speaker")
+                feats.append(pair_features(fact["fact"], memory["content"], same_speaker, slot, k, gap))
                 sample.pairs.append((d, slot, mem_text[memory_id]))
             sample.pair_feats += feats
             best = max((f[0] for f in feats), default=0.0)
@@ -187,11 +188,11 @@ class FeaturePolicy:
         samples = [s for s, _ in featurized]
         with torch.no_grad():
             logp_all = torch.log_softmax(self.model(self.collate(samples)) / self.temperature, -1)  # [D, O]
-            if greedy:
+            if greedy or not len(logp_all):
                 choice = logp_all.argmax(-1)
             else:
-                choice = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(-1) if len(logp_all) else logp_all.new_zeros(0, dtype=torch.long)
-            chosen_logp = logp_all.gather(-1, choice.unsqueeze(-1)).squeeze(-1) if len(logp_all) else logp_all.new_zeros(0)
+                choice = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(-1)
+            chosen_logp = logp_all.gather(-1, choice.unsqueeze(-1)).squeeze(-1)  # [D]
         decisions, start = [], 0
         for (sample, payload), info in zip(featurized, infos):
             n = len(sample.dec_text)

@@ -80,7 +80,8 @@ class LLMPolicy:
             lengths = [len(r.completion_ids) for r in chunk]
             w = max([1, *lengths])
             ids, mask, positions = left_pad([r.prompt_ids + r.completion_ids for r in chunk], self.pad_id, device)
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=w + 1).logits
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=w + 1, use_cache=False)
+            logits = out.logits
             logprobs = scaled_logprobs(logits[:, :-1, :], self.temperature)  # [b, w, V] predicts ids[:, -w:]
             picked = logprobs.gather(-1, ids[:, -w:, None]).squeeze(-1)  # [b, w]
             entropy = -(logprobs.exp() * logprobs).sum(-1)  # [b, w]
