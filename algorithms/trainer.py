@@ -32,7 +32,6 @@ from algorithms.estimators import Row, assign_advantages, build_rows
 from algorithms.losses import grpo_loss
 from algorithms.metrics import JsonlLogger, rollout_metrics
 from algorithms.policies import Policy, make_policy
-from algorithms.policies.base import pad_rows
 from algorithms.rollouts import collect_rollouts, evaluate_policy
 
 
