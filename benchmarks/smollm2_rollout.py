@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from typing import Any
@@ -85,6 +86,7 @@ def measure(
         text = agent.act(observation, info)
         act_seconds += time.perf_counter() - start
         observation, reward, terminated, _, info = env.step(text)
+        print(f"step {len(steps) + 1}: {role}, {len(agent.records[-1].completion_ids)} tokens", file=sys.stderr)
         invalid = isinstance(parse_action(role, text), ParseError)
         valid_or_penalized &= (not invalid) or ("error" in info)
         steps.append({"role": role, "text": text, "error": info.get("error")})

@@ -11,7 +11,7 @@ from agents.llm import LLMAgent, make_llm_agent
 from agents.llm.agent import ActionRecord
 from agents.llm.hf import TransformersBackend
 from agents.llm.loading import load_model
-from agents.llm.prompts import EXAMPLE_ANSWERS, EXAMPLE_VIEWS, FORMATS, build_messages, user_message
+from agents.llm.prompts import EXAMPLES, FORMATS, build_messages, render_action, user_message
 from agents.registry import make_agent
 from memenv.actions import ExtractAction, ManageAction, ParseError, parse_action
 
@@ -86,7 +86,7 @@ def test_logprobs_give_gradients_that_teach_a_completion(backend):
     """A few gradient steps on the recomputed log-probs raise the likelihood of a target answer."""
     model, tokenizer, name = load_model("tiny", seed=5)
     agent = LLMAgent(TransformersBackend(model, tokenizer, name), few_shot=False)
-    prompt = agent.prompt_ids(EXAMPLE_VIEWS["manager"])
+    prompt = agent.prompt_ids(EXAMPLES["manager"][0][0])
     target = tokenizer("NOOP<|im_end|>", add_special_tokens=False)["input_ids"]
     record = ActionRecord("manager", 1, 0, prompt, target, [0.0] * len(target), "NOOP", 1.0, True)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-2)
@@ -103,22 +103,28 @@ def test_logprobs_give_gradients_that_teach_a_completion(backend):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("role", ["extractor", "manager"])
-def test_prompts_have_system_few_shot_and_the_view(role, fmt):
-    messages = build_messages(EXAMPLE_VIEWS[role], fmt)
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+def test_few_shot_turns_precede_the_view_and_parse_to_their_actions(role, fmt):
+    view = {**EXAMPLES[role][0][0], "session": 5}
+    messages = build_messages(view, fmt)
+    shots = len(EXAMPLES[role])
+    assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * shots + ["user"]
     assert ("JSON" in messages[0]["content"]) == (fmt == "json")
-    parsed = parse_action(role, messages[2]["content"])
-    assert isinstance(parsed, ExtractAction if role == "extractor" else ManageAction) and len(parsed.model_dump()) > 1
-    assert [m["role"] for m in build_messages(EXAMPLE_VIEWS[role], fmt, few_shot=False)] == ["system", "user"]
-    assert EXAMPLE_ANSWERS[(role, fmt)] == messages[2]["content"]
+    assert messages[-1]["content"] == user_message(view) and "Session 5 of 8" in messages[-1]["content"]
+    for (example_view, items), answer in zip(EXAMPLES[role], messages[2::2]):
+        assert answer["content"] == render_action(role, items, fmt)
+        parsed = parse_action(role, answer["content"])
+        expected = ExtractAction(facts=items) if role == "extractor" else ManageAction(operations=items)
+        assert parsed == expected
+    assert [m["role"] for m in build_messages(view, fmt, few_shot=False)] == ["system", "user"]
 
 
 def test_manager_message_shows_memory_ids_related_ids_and_evidence():
-    text = user_message(EXAMPLE_VIEWS["manager"])
+    text = user_message(EXAMPLES["manager"][1][0])
     assert "m1 (Ana, 2 April 2023): Ana lives in Porto." in text
     assert "1. Ana: Ana moved to Lisbon around 3 May 2023. [D2:1] (related: m1)" in text
-    assert "(related: none)" in text
-    assert "[D2:2] Ben: Congrats!" in user_message(EXAMPLE_VIEWS["extractor"])
+    assert "2. Ben: Ben is learning the cello. [D2:2] (related: none)" in text
+    assert "Existing memories:\n(none)" in user_message(EXAMPLES["manager"][0][0])
+    assert "[D2:2] Ben: Congrats!" in user_message(EXAMPLES["extractor"][0][0])
 
 
 def test_registry_builds_the_llm_agent_and_rejects_bad_settings():

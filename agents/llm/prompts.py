@@ -1,5 +1,5 @@
-"""Every prompt the LLM agent uses: two role system prompts, how a view becomes a user message, and one short
-few-shot example per role given as prior chat turns (small models copy formats far better from a previous
+"""Every prompt the LLM agent uses: two role system prompts, how a view becomes a user message, and short
+few-shot examples per role given as prior chat turns (small models copy formats far better from a previous
 assistant turn than from instructions).
 
 Two output formats (both read by :func:`memenv.actions.parse_action`):
@@ -21,14 +21,15 @@ _EXTRACTOR_TASK = (
     "You are the fact extractor of a long-term memory system. You read one part of a conversation and write "
     "down the facts worth remembering to answer questions later: personal details, events, plans, preferences, "
     "names, places and dates. Write each fact as a short standalone sentence that names the person; turn "
-    "relative dates ('yesterday', 'last week') into dates using the session date. Skip greetings and small talk."
+    "relative dates ('yesterday', 'last week') into dates using the session date. Skip greetings and small talk. "
+    "Write only the list."
 )
 _MANAGER_TASK = (
     "You are the memory manager of a long-term memory system. You get new facts and the existing memories "
     "related to them, each with its id. For every fact choose one operation: ADD a new memory when the fact is "
     "new; UPDATE a memory when the fact changes it or adds detail (write the merged memory); DELETE a memory "
     "that the fact shows is no longer true; NOOP when the fact is already remembered. Use only the memory ids "
-    "shown."
+    "shown. When there are no existing memories, every new fact is an ADD."
 )
 _FORMAT_RULES = {
     ("extractor", "lines"): "Answer with one fact per line, as: - Speaker: fact [dialogue id]",
@@ -80,53 +81,69 @@ def user_message(view: dict[str, Any]) -> str:
     )
 
 
-# -- few-shot examples: views in the env's own shape, and the answer in each format -----------------------------
-_HEADER = {
-    "session": 2, "num_sessions": 8, "chunk": 0, "num_chunks": 1, "date": "10 May 2023", "speakers": ["Ana", "Ben"]
-}
-EXAMPLE_VIEWS: dict[str, dict[str, Any]] = {
-    "extractor": {
-        "role": "extractor",
-        **_HEADER,
-        "turns": [
-            {"speaker": "Ana", "dia_id": "D2:1", "text": "Hi Ben! I finally moved to Lisbon last week."},
-            {"speaker": "Ben", "dia_id": "D2:2", "text": "Congrats! I started learning the cello."},
-        ],
-    },
-    "manager": {
-        "role": "manager",
-        **_HEADER,
-        "facts": [
+# -- few-shot examples: views in the env's own shape, and the actions they should produce -------------------------
+def _example_header(session: int, date: str) -> dict[str, Any]:
+    speakers = ["Ana", "Ben"]
+    return {"session": session, "num_sessions": 8, "chunk": 0, "num_chunks": 1, "date": date, "speakers": speakers}
+
+
+def _fact(index: int, speaker: str, fact: str, dia_id: str, related: list[str]) -> dict[str, Any]:
+    return {"index": index, "speaker": speaker, "fact": fact, "dia_ids": [dia_id], "related": related}
+
+
+def _memory(memory_id: str, speaker: str, content: str) -> dict[str, Any]:
+    return {"memory_id": memory_id, "content": content, "speaker": speaker, "session": 1, "date": "2 April 2023"}
+
+
+# (view, action items) per role; the manager sees an empty bank first (ADD only), then UPDATE / ADD / NOOP.
+EXAMPLES: dict[str, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = {
+    "extractor": [
+        (
             {
-                "index": 0,
-                "speaker": "Ana",
-                "fact": "Ana moved to Lisbon around 3 May 2023.",
-                "dia_ids": ["D2:1"],
-                "related": ["m1"],
+                "role": "extractor",
+                **_example_header(2, "10 May 2023"),
+                "turns": [
+                    {"speaker": "Ana", "dia_id": "D2:1", "text": "Hi Ben! I finally moved to Lisbon last week."},
+                    {"speaker": "Ben", "dia_id": "D2:2", "text": "Congrats! I started learning the cello."},
+                ],
             },
-            {"index": 1, "speaker": "Ben", "fact": "Ben is learning the cello.", "dia_ids": ["D2:2"], "related": []},
-        ],
-        "memories": [
-            {"memory_id": "m1", "content": "Ana lives in Porto.", "speaker": "Ana", "session": 1, "date": "2 April 2023"}
-        ],
-    },
-}
-_EXAMPLE_FACTS = [
-    ("Ana", "Ana moved to Lisbon around 3 May 2023.", "D2:1"),
-    ("Ben", "Ben started learning the cello.", "D2:2"),
-]
-EXAMPLE_ANSWERS: dict[tuple[str, str], str] = {
-    ("extractor", "lines"): "\n".join(f"- {s}: {f} [{d}]" for s, f, d in _EXAMPLE_FACTS),
-    ("extractor", "json"): json.dumps(
-        {"facts": [{"speaker": s, "fact": f, "dia_ids": [d]} for s, f, d in _EXAMPLE_FACTS]}
-    ),
-    ("manager", "lines"): (
-        "UPDATE m1: Ana lives in Lisbon (moved from Porto around 3 May 2023). [D2:1]\n"
-        "ADD: Ben is learning the cello. [D2:2]"
-    ),
-    ("manager", "json"): json.dumps(
-        {
-            "operations": [
+            [
+                {"speaker": "Ana", "fact": "Ana moved to Lisbon around 3 May 2023.", "dia_ids": ["D2:1"]},
+                {"speaker": "Ben", "fact": "Ben started learning the cello.", "dia_ids": ["D2:2"]},
+            ],
+        )
+    ],
+    "manager": [
+        (
+            {
+                "role": "manager",
+                **_example_header(1, "2 April 2023"),
+                "facts": [
+                    _fact(0, "Ana", "Ana lives in Porto.", "D1:2", []),
+                    _fact(1, "Ben", "Ben has a dog named Rex.", "D1:3", []),
+                ],
+                "memories": [],
+            },
+            [
+                {"op": "ADD", "content": "Ana lives in Porto.", "dia_ids": ["D1:2"]},
+                {"op": "ADD", "content": "Ben has a dog named Rex.", "dia_ids": ["D1:3"]},
+            ],
+        ),
+        (
+            {
+                "role": "manager",
+                **_example_header(2, "10 May 2023"),
+                "facts": [
+                    _fact(0, "Ana", "Ana moved to Lisbon around 3 May 2023.", "D2:1", ["m1"]),
+                    _fact(1, "Ben", "Ben is learning the cello.", "D2:2", []),
+                    _fact(2, "Ben", "Ben has a dog.", "D2:4", ["m2"]),
+                ],
+                "memories": [
+                    _memory("m1", "Ana", "Ana lives in Porto."),
+                    _memory("m2", "Ben", "Ben has a dog named Rex."),
+                ],
+            },
+            [
                 {
                     "op": "UPDATE",
                     "memory_id": "m1",
@@ -134,25 +151,49 @@ EXAMPLE_ANSWERS: dict[tuple[str, str], str] = {
                     "dia_ids": ["D2:1"],
                 },
                 {"op": "ADD", "content": "Ben is learning the cello.", "dia_ids": ["D2:2"]},
-            ]
-        }
-    ),
+                {"op": "NOOP"},
+            ],
+        ),
+    ],
 }
 
 
-def build_messages(view: dict[str, Any], fmt: OutputFormat = "lines", few_shot: bool = True) -> list[dict[str, str]]:
-    """Chat messages for ``view``: system prompt, the role's few-shot exchange (optional), then the view.
+def render_action(role: str, items: list[dict[str, Any]], fmt: OutputFormat = "lines") -> str:
+    """Action items written in ``fmt``, as the model should write them (and as ``parse_action`` reads them).
 
-    >>> [m["role"] for m in build_messages(EXAMPLE_VIEWS["manager"])]
+    >>> render_action("manager", [{"op": "UPDATE", "memory_id": "m1", "content": "Ana is 30.", "dia_ids": ["D2:1"]}])
+    'UPDATE m1: Ana is 30. [D2:1]'
+    """
+    if fmt == "json":
+        return json.dumps({"facts" if role == "extractor" else "operations": items})
+    lines = []
+    for item in items:
+        evidence = f" [{', '.join(item['dia_ids'])}]" if item.get("dia_ids") else ""
+        if role == "extractor":
+            lines.append(f"- {item['speaker']}: {item['fact']}{evidence}")
+        elif item["op"] == "ADD":
+            lines.append(f"ADD: {item['content']}{evidence}")
+        elif item["op"] == "UPDATE":
+            lines.append(f"UPDATE {item['memory_id']}: {item['content']}{evidence}")
+        elif item["op"] == "DELETE":
+            lines.append(f"DELETE {item['memory_id']}")
+        else:
+            lines.append("NOOP")
+    return "\n".join(lines)
+
+
+def build_messages(view: dict[str, Any], fmt: OutputFormat = "lines", few_shot: bool = True) -> list[dict[str, str]]:
+    """Chat messages for ``view``: system prompt, the role's few-shot exchanges (optional), then the view.
+
+    >>> [m["role"] for m in build_messages(EXAMPLES["extractor"][0][0])]
     ['system', 'user', 'assistant', 'user']
     """
     role = view["role"]
     messages = [{"role": "system", "content": system_prompt(role, fmt)}]
     if few_shot:
-        messages += [
-            {"role": "user", "content": user_message(EXAMPLE_VIEWS[role])},
-            {"role": "assistant", "content": EXAMPLE_ANSWERS[(role, fmt)]},
-        ]
+        for example_view, items in EXAMPLES[role]:
+            messages.append({"role": "user", "content": user_message(example_view)})
+            messages.append({"role": "assistant", "content": render_action(role, items, fmt)})
     messages.append({"role": "user", "content": user_message(view)})
     return messages
 
