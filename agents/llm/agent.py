@@ -198,7 +198,7 @@ class LLMAgent:
         mask = pad_right([[0.0] * len(r.completion_ids) for r in records])[1]
         padded = [torch.nn.functional.pad(row.float(), (0, width - row.shape[0])) for row in rows]
         values = torch.stack(padded) if padded else torch.zeros((0, 0))
-        return values, mask
+        return values, mask.to(values.device)
 
     @staticmethod
     def recorded_logprobs(records: Sequence[ActionRecord]) -> tuple[torch.Tensor, torch.Tensor]:
