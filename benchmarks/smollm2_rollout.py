@@ -6,7 +6,8 @@ Prints one JSON object with, from this one run:
 * ``rollout_tokens_per_s``: tokens the agent generated / wall time of its ``act`` calls (prompt rendering,
   sampling with recorded log-probs, decoding, parsing), batch 1 as in an episode;
 * ``raw_generate_tokens_per_s``: ``model.generate`` on the *same prompt ids*, forced to the same number of new
-  tokens (``min_new_tokens = max_new_tokens``), same temperature, batch 1 -- and their ratio;
+  tokens (``min_new_tokens = max_new_tokens``), same temperature, batch 1, run right after each step (the two
+  alternate, so load from other jobs affects both alike) -- and their ratio;
 * ``parse_failure_rate`` per role, ``memory`` (entries, tokens), the env's ``recall`` score and the ``llm``
   scorer's LoCoMo F1 (SmolLM2 answering from the final bank), ``logprob_max_abs_diff`` (recorded vs recomputed).
 
@@ -48,19 +49,15 @@ def timed_loads(cache: str | None) -> tuple[float | None, float, Any]:
     return first, time.perf_counter() - start, loaded
 
 
-def raw_generate_rate(model, tokenizer, prompts: list[list[int]], lengths: list[int], temperature: float) -> float:
-    """Tokens/s of plain ``model.generate`` on the same prompts, each forced to its recorded length."""
-    tokens, seconds = 0, 0.0
-    for prompt, n in zip(prompts, lengths):
-        ids = torch.tensor([prompt])
-        start = time.perf_counter()
-        out = model.generate(
-            ids, attention_mask=torch.ones_like(ids), do_sample=temperature > 0, temperature=temperature or None,
-            top_k=0, top_p=1.0, min_new_tokens=n, max_new_tokens=n, pad_token_id=tokenizer.pad_token_id,
-        )
-        seconds += time.perf_counter() - start
-        tokens += out.shape[1] - ids.shape[1]
-    return tokens / seconds
+def raw_generate(model, tokenizer, prompt: list[int], n: int, temperature: float) -> tuple[int, float]:
+    """``(new tokens, seconds)`` of plain ``model.generate`` on ``prompt``, forced to exactly ``n`` new tokens."""
+    ids = torch.tensor([prompt])
+    start = time.perf_counter()
+    out = model.generate(
+        ids, attention_mask=torch.ones_like(ids), do_sample=temperature > 0, temperature=temperature or None,
+        top_k=0, top_p=1.0, min_new_tokens=n, max_new_tokens=n, pad_token_id=tokenizer.pad_token_id,
+    )
+    return out.shape[1] - ids.shape[1], time.perf_counter() - start
 
 
 def measure(
@@ -79,12 +76,16 @@ def measure(
     agent = LLMAgent(backend, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     env = gym.make("MemoryR2/LoCoMo-v0", max_sessions=max_sessions)
     observation, info = env.reset(seed=seed, options={"conversation": conversation})
-    terminated, act_seconds, steps, valid_or_penalized = False, 0.0, [], True
+    terminated, act_seconds, raw_tokens, raw_seconds, steps, valid_or_penalized = False, 0.0, 0, 0.0, [], True
     while not terminated:
         role = info["role"]
         start = time.perf_counter()
         text = agent.act(observation, info)
         act_seconds += time.perf_counter() - start
+        # right after each step, so that both see the same machine load (other jobs share these cores)
+        record = agent.records[-1]
+        tokens, seconds = raw_generate(model, tokenizer, record.prompt_ids, len(record.completion_ids), temperature)
+        raw_tokens, raw_seconds = raw_tokens + tokens, raw_seconds + seconds
         observation, reward, terminated, _, info = env.step(text)
         print(f"step {len(steps) + 1}: {role}, {len(agent.records[-1].completion_ids)} tokens", file=sys.stderr)
         invalid = isinstance(parse_action(role, text), ParseError)
@@ -92,8 +93,7 @@ def measure(
         steps.append({"role": role, "text": text, "error": info.get("error")})
     records = agent.records
     generated = sum(len(r.completion_ids) for r in records)
-    lengths = [len(r.completion_ids) for r in records]
-    raw_rate = raw_generate_rate(model, tokenizer, [r.prompt_ids for r in records], lengths, temperature)
+    raw_rate = raw_tokens / raw_seconds
     with torch.no_grad():
         recomputed, mask = agent.logprobs(records, batch_size=2)
     recorded, _ = agent.recorded_logprobs(records)

@@ -75,7 +75,7 @@ def user_message(view: dict[str, Any]) -> str:
         facts.append(f"{f['index'] + 1}. {who}{f['fact']}{evidence} (related: {related})")
     return (
         f"{_header(view)}\nExisting memories:\n"
-        + ("\n".join(memories) or "(none)")
+        + ("\n".join(memories) or "(none yet: every new fact is an ADD)")
         + "\nNew facts:\n"
         + ("\n".join(facts) or "(none)")
     )
