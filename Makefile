@@ -17,9 +17,13 @@ $(BIN)/memr2: pyproject.toml
 
 install: $(BIN)/memr2
 
+# The main job on the embedded defaults: reference agents on the embedded LoCoMo dev subset, then LoGo-GRPO
+# (FeaturePolicy, CPU, about a minute) on Synthetic-v0 at 8 sessions. Results go to runs/.
 demo: install
-	$(BIN)/memr2 play --env MemoryR2/Synthetic-v0 --agent oracle --episodes 3 --seed 0
-	$(BIN)/memr2 play --env MemoryR2/Synthetic-v0 --agent store-all --episodes 3 --seed 0
+	$(BIN)/memr2 eval --env MemoryR2/LoCoMo-v0 --agent store-all --output-dir runs
+	$(BIN)/memr2 eval --env MemoryR2/LoCoMo-v0 --agent mem0-like --output-dir runs
+	$(BIN)/memr2 train --env MemoryR2/Synthetic-v0 --estimator logo --policy feature --curriculum 8 \
+		--iterations 60 --eval-every 10 --seed 0 --output-dir runs/demo-logo-feature --results-dir runs
 
 test: install
 	$(BIN)/python -m pytest -q
