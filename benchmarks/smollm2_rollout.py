@@ -115,6 +115,7 @@ def measure(
         "memory": {"entries": len(env.unwrapped.bank), "tokens": env.unwrapped.bank.tokens},
         "recall_score": info["metrics"]["score"],
         "logprob_max_abs_diff": float(((recomputed - recorded).abs() * mask).max()),
+        "logprob_max_abs_diff_per_step": ((recomputed - recorded).abs() * mask).max(dim=1).values.tolist(),
         "steps_detail": steps,
     }
     if llm_scorer:
