@@ -1,4 +1,6 @@
-"""Shared fixtures: a tiny hand-written two-session conversation."""
+"""Shared fixtures: one torch thread for the whole run, and a tiny hand-written two-session conversation."""
+
+import importlib.util
 
 import pytest
 
@@ -30,3 +32,18 @@ def tiny_conversation() -> Conversation:
             QA(question="Where does Alice live?", answer="Rome", category="single-hop", evidence=("D2:1",), session=2),
         ),
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The test models are too small to gain from threads; on a busy 2-core machine, spinning torch threads slow
+    them ~10x. Restored afterwards. (memenv's own tests do not need torch, so it is imported only if installed.)"""
+    if importlib.util.find_spec("torch") is None:
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

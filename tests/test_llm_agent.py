@@ -16,16 +16,6 @@ from agents.registry import make_agent
 from memenv.actions import ExtractAction, ManageAction, ParseError, parse_action
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The tiny model's ops are too small to gain from threads; on a busy 2-core machine, spinning torch threads
-    slow them ~10x. Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def backend():
     return TransformersBackend(*load_model("tiny", seed=0))

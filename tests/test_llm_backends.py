@@ -13,16 +13,6 @@ from agents.llm.hf import TransformersBackend, left_pad
 from agents.llm.loading import byte_tokenizer, cache_dir, load_model, smollm2_gguf_path, tiny_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The tiny model's ops are too small to gain from threads; on a busy 2-core machine, spinning torch threads
-    slow them ~10x. Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tiny():
     return TransformersBackend(*load_model("tiny", seed=0))
