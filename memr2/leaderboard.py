@@ -38,7 +38,7 @@ def _agent_label(result: RunResult) -> str:
 def eval_table(results: Sequence[RunResult]) -> str:
     """A markdown table of eval runs of one environment, best score first."""
     categories = sorted({name for r in results for name in r.metrics.per_category})
-    header = ["agent", "scorer", "score", *categories, "evidence recall", "M-Fail", "entries", "tokens", "invalid",
+    header = ["agent", "env kwargs", "scorer", "score", *categories, "evidence recall", "M-Fail", "entries", "tokens", "invalid",
               "wall s", "commit"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in sorted(results, key=lambda r: -r.metrics.score):
@@ -47,7 +47,8 @@ def eval_table(results: Sequence[RunResult]) -> str:
             if c in r.metrics.per_category else "-"
             for c in categories
         ]
-        row = [_agent_label(r), r.scorer, f"**{_fmt(r.metrics.score)}**", *per_category,
+        kwargs = ", ".join(f"{k}={v}" for k, v in sorted(r.env_kwargs.items()) if k != "scorer") or "-"
+        row = [_agent_label(r), kwargs, r.scorer, f"**{_fmt(r.metrics.score)}**", *per_category,
                _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries), str(r.memory.tokens),
                str(r.invalid_actions), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
         lines.append("| " + " | ".join(row) + " |")
@@ -76,9 +77,8 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
     parts = []
     for env_id in sorted({r.env_id for r in results if r.kind == "eval"}):
         subset = [r for r in results if r.kind == "eval" and r.env_id == env_id]
-        kwargs = sorted({", ".join(f"{k}={v}" for k, v in sorted(r.env_kwargs.items())) for r in subset})
-        parts.append(f"### {env_id} (eval)\n\nenv kwargs: {'; '.join(f'`{k}`' for k in kwargs if k) or 'defaults'}; "
-                     f"per-category cells are mean (questions).\n\n{eval_table(subset)}")
+        parts.append(f"### {env_id} (eval)\n\nPer-category cells are mean (questions); memory is summed over "
+                     f"episodes.\n\n{eval_table(subset)}")
     trained = [r for r in results if r.kind == "train"]
     if trained:
         parts.append(f"### Training runs\n\n{train_table(trained)}")
