@@ -377,11 +377,13 @@ class MemoryEnv(gym.Env):
 
     # -- forking ----------------------------------------------------------------------------------------------
     def clone(self) -> "MemoryEnv":
-        """An independent env at the identical state; O(1) in bank size (the bank is persistent)."""
+        """An independent env at the identical state; O(1) in bank size (the bank is persistent).
+
+        The spaces are shared with the original: they define the env and nothing in ``step`` changes them (only
+        ``space.sample()`` draws from their own generator).
+        """
         new = copy.copy(self)
         new._facts, new._related = list(self._facts), [list(r) for r in self._related]
-        new.observation_space = copy.deepcopy(self.observation_space)
-        new.action_space = copy.deepcopy(self.action_space)
         if self._np_random is not None:
             new._np_random = np.random.Generator(type(self._np_random.bit_generator)())
             new._np_random.bit_generator.state = self._np_random.bit_generator.state
