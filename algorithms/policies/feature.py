@@ -6,7 +6,9 @@ LLM backbone does. Texts become hashed bags of unigrams and bigrams.
 * **Extractor**: each turn of the chunk is a candidate fact; one decision per turn, *keep* or *drop*.
 * **Manager**: one decision per fact among ``ADD``, ``NOOP``, ``UPDATE <related_j>`` and ``DELETE <related_j>``
   for the fact's first ``num_slots`` related memories. A pair scorer sees the fact and each related memory plus
-  lexical-overlap features, which is what makes UPDATE / DELETE of a stale value learnable.
+  lexical-overlap features, which is what makes UPDATE / DELETE of a stale value learnable. An UPDATE writes
+  the new fact and keeps the memory's current statement as one past clause (:func:`updated_content`), as an
+  ideal memory does ("... is Lisbon. ... previous city was Porto."), so history questions stay answerable.
 
 Every decision is one "token" of the policy-gradient loss.
 """
@@ -27,6 +29,8 @@ from memenv.actions import AddOp, DeleteOp, ExtractAction, Fact, ManageAction, N
 
 _WORD = re.compile(r"[a-z0-9']+")
 _NAME = re.compile(r"\b[A-Z][a-z]+\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+_CLAUSE_BREAK = re.compile(r"\s*(?:[,:;()!?.]|\b(?:and|but|while)\b)\s*", re.I)
 NUM_SCALARS = 6
 NUM_PAIR_FEATURES = 8
 KEEP, DROP, ADD, NOOP = 0, 1, 0, 1
@@ -41,6 +45,18 @@ def hashed_ids(text: str, buckets: int) -> list[int]:
     toks = words(text)
     grams = toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
     return [zlib.crc32(g.encode()) % buckets for g in grams]
+
+
+def updated_content(fact: str, memory: str) -> str:
+    """What an UPDATE of ``memory`` by ``fact`` writes: the fact, then the memory's first (current) statement
+    as a single past clause, so the old value reads as history and older ones are dropped.
+
+    >>> updated_content("Maya moved to Oslo!", "Oh, Maya lives in Lisbon and loves it. Maya previously lived in Porto.")
+    'Maya moved to Oslo! Previously Oh Maya lives in Lisbon loves it.'
+    """
+    current = _SENTENCE_END.split(memory.strip(), 1)[0]
+    clause = " ".join(part for part in _CLAUSE_BREAK.split(current) if part)
+    return f"{fact} Previously {clause}." if clause else fact
 
 
 def pair_features(fact: str, memory: str, same_speaker: bool, slot: int, num_slots: int, gap: float) -> list[float]:
@@ -207,9 +223,9 @@ class FeaturePolicy:
             kept = [t for t, a in zip(payload, sample.actions) if a == KEEP]
             return ExtractAction(facts=tuple(Fact(speaker=t["speaker"], fact=t["text"], dia_ids=(t["dia_id"],)) for t in kept))
         ops, deleted, k = [], set(), self.num_slots
-        memories = {m["memory_id"] for m in view.get("memories", [])}
+        view_memories = {m["memory_id"]: m["content"] for m in view.get("memories", [])}
         for fact, a in zip(payload, sample.actions):
-            related = [m for m in fact.get("related", []) if m in memories][:k]
+            related = [m for m in fact.get("related", []) if m in view_memories][:k]
             dia_ids = tuple(fact.get("dia_ids", ()))
             if a == ADD:
                 ops.append(AddOp(content=fact["fact"], speaker=fact.get("speaker"), dia_ids=dia_ids))
@@ -220,7 +236,8 @@ class FeaturePolicy:
                 if target in deleted:  # already gone in this step: nothing left to change
                     ops.append(NoopOp())
                 elif a - 2 < k:
-                    ops.append(UpdateOp(memory_id=target, content=fact["fact"], dia_ids=dia_ids))
+                    content = updated_content(fact["fact"], view_memories[target])
+                    ops.append(UpdateOp(memory_id=target, content=content, dia_ids=dia_ids))
                 else:
                     deleted.add(target)
                     ops.append(DeleteOp(memory_id=target))
