@@ -137,3 +137,16 @@ def test_registered_envs_pass_check_env_and_are_deterministic(env_id):
         return trace
 
     assert rollout(7) == rollout(7)
+
+
+def test_memenv_import_path_stays_free_of_heavy_libraries():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gymnasium as gym, memenv, memenv.multiagent, memenv.scoring.llm\n"
+        "env = gym.make('MemoryR2/LoCoMo-v0', max_sessions=1); env.reset(seed=0)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'vllm') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
