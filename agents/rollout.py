@@ -11,21 +11,26 @@ from pydantic import BaseModel, Field
 from agents.base import MemoryAgent
 
 
-class EpisodeResult(BaseModel):
-    """What one episode produced: final metrics, per-question records and the bank's size."""
+class EpisodeSummary(BaseModel):
+    """One episode in a line: final score and return, the bank's size, invalid actions, steps and wall time."""
 
     conversation_id: str
-    seed: int | None
+    seed: int | None = None
     score: float
-    metrics: dict[str, Any]
-    qa: list[dict[str, Any]] = Field(default_factory=list)
-    session_rewards: list[float] = Field(default_factory=list)
     total_reward: float
     entries: int
     tokens: int
     invalid_actions: int
     steps: int
     wall_time_s: float
+
+
+class EpisodeResult(EpisodeSummary):
+    """What one episode produced: the summary plus final metrics and per-question records."""
+
+    metrics: dict[str, Any]
+    qa: list[dict[str, Any]] = Field(default_factory=list)
+    session_rewards: list[float] = Field(default_factory=list)
 
 
 def run_episode(

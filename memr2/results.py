@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.rollout import EpisodeSummary
+
 SCHEMA_VERSION = 1
 
 
@@ -43,20 +45,6 @@ class MemoryStats(BaseModel):
 
     entries: int = Field(ge=0)
     tokens: int = Field(ge=0)
-
-
-class EpisodeSummary(BaseModel):
-    """One episode of an eval run."""
-
-    conversation_id: str
-    seed: int | None = None
-    score: float
-    total_reward: float
-    entries: int
-    tokens: int
-    invalid_actions: int
-    steps: int
-    wall_time_s: float
 
 
 class CurvePoint(BaseModel):
