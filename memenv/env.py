@@ -55,12 +55,18 @@ def split_chunks(turns: tuple[Turn, ...], num_chunks: int) -> list[tuple[Turn, .
     return [turns[bounds[i] : bounds[i + 1]] for i in range(num_chunks)]
 
 
-def best_match(text: str, candidates: list[tuple[str, Any]]) -> Any:
-    """The payload of the candidate whose text shares the most retrieval terms with ``text`` (None if none do)."""
+def match_candidates(pairs: list[tuple[str, Any]]) -> list[tuple[frozenset[str], Any]]:
+    """``(text, payload)`` pairs with each text turned into its retrieval terms once, for :func:`best_match`."""
+    return [(frozenset(terms(text)), payload) for text, payload in pairs]
+
+
+def best_match(text: str, candidates: list[tuple[frozenset[str], Any]]) -> Any:
+    """The payload of the candidate sharing the most retrieval terms with ``text`` (None if none do);
+    ``candidates`` come from :func:`match_candidates`."""
     wanted = set(terms(text))
     best, best_overlap = None, 0
-    for candidate_text, payload in candidates:
-        overlap = len(wanted & set(terms(candidate_text)))
+    for candidate_terms, payload in candidates:
+        overlap = len(wanted & candidate_terms)
         if overlap > best_overlap:
             best, best_overlap = payload, overlap
     return best
@@ -185,16 +191,14 @@ class MemoryEnv(gym.Env):
     def _setup(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self._chunks = [split_chunks(s.turns, self.chunks_per_session) for s in conversation.sessions]
-        self._dia_session = {t.dia_id: s.index for s in conversation.sessions for t in s.turns}
+        self._chunk_tokens = [[sum(count_tokens(t.text) for t in c) for c in s] for s in self._chunks]
 
     def _dialogue_tokens(self) -> int:
         """Tokens of the dialogue shown so far: chunks before the current one, plus it once the extractor saw it."""
         if self._terminated:
-            return sum(count_tokens(t.text) for s in self._chunks for c in s for t in c)
-        flat = [c for s in self._chunks[: self._session] for c in s] + list(self._chunks[self._session][: self._chunk])
-        if self._role == "manager":
-            flat.append(self._chunks[self._session][self._chunk])
-        return sum(count_tokens(t.text) for c in flat for t in c)
+            return sum(map(sum, self._chunk_tokens))
+        seen = self._chunk + (self._role == "manager")
+        return sum(map(sum, self._chunk_tokens[: self._session])) + sum(self._chunk_tokens[self._session][:seen])
 
     def compression_penalty(self) -> float:
         """``compression_coef * max(0, tokens(bank) - 0.7 tokens(dialogue so far)) / tokens(dialogue so far)``."""
@@ -295,7 +299,7 @@ class MemoryEnv(gym.Env):
     def _extract(self, action: ExtractAction) -> None:
         turns = self.current_turns
         chunk_ids = {t.dia_id for t in turns}
-        candidates = [(f"{t.speaker} {t.text}", t) for t in turns]
+        candidates = match_candidates([(f"{t.speaker} {t.text}", t) for t in turns])
         facts = []
         for fact in action.facts:
             dia_ids = tuple(d for d in fact.dia_ids if d in chunk_ids)
@@ -310,7 +314,7 @@ class MemoryEnv(gym.Env):
     def _manage(self, action: ManageAction) -> list[str]:
         session = self.conversation.sessions[self._session]
         where = {"session": session.index, "date": session.date_time, "step": self._steps}
-        facts = [(f.fact, f) for f in self._facts]
+        facts = match_candidates([(f.fact, f) for f in self._facts])
         errors = []
         for i, op in enumerate(action.operations):
             source = best_match(op.content, facts) if isinstance(op, (AddOp, UpdateOp)) else None
