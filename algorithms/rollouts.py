@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from algorithms.policies.base import Decision, Policy
+from memenv.actions import ManageAction, UpdateOp, coerce_action
 from memenv.scoring.base import QARecord, summarize
 
 
@@ -31,6 +32,8 @@ class Step:
     reward: float  # the env's reward for this step (invalid-action penalty included)
     penalty: float = 0.0  # the invalid-action penalty alone (0 when the action was valid)
     error: str | None = None
+    updates: int = 0  # UPDATE operations this (manager) step emitted for facts the env has gold for
+    update_hits: int = 0  # of those, how many targeted a memory that speaks for the fact's key (privileged envs)
 
 
 @dataclass
@@ -99,7 +102,9 @@ def run_lockstep(
             traj = trajectories[i]
             error = new_info.get("error")
             penalty = envs[i].invalid_action_penalty if error else 0.0
-            traj.steps.append(Step(info["role"], info["session"], info["chunk"], decision, reward, penalty, error))
+            step = Step(info["role"], info["session"], info["chunk"], decision, reward, penalty, error)
+            step.updates, step.update_hits = update_hits(info, decision.action)
+            traj.steps.append(step)
             traj.episode_return += reward
             infos[i] = new_info
             done = terminated or truncated or (until_session_end and new_info["session_end"])
@@ -107,6 +112,25 @@ def run_lockstep(
                 still.append(i)
         active = still
     return infos
+
+
+def update_hits(info: dict[str, Any], action: Any) -> tuple[int, int]:
+    """(UPDATEs of facts with gold, of those aimed at a memory about the fact's key), from a privileged env's
+    ``info["gold_facts"]``; (0, 0) without gold. A diagnostic for the trainer: the policy never reads it."""
+    gold = info.get("gold_facts")
+    if not gold or info["role"] != "manager":
+        return 0, 0
+    parsed = coerce_action("manager", action)
+    if not isinstance(parsed, ManageAction):
+        return 0, 0
+    by_turn = {fact["dia_id"]: fact for fact in gold}
+    updates = hits = 0
+    for op in parsed.operations:
+        truth = next((by_turn[d] for d in getattr(op, "dia_ids", ()) if d in by_turn), None)
+        if isinstance(op, UpdateOp) and truth is not None:
+            updates += 1
+            hits += op.memory_id in truth["memories"]
+    return updates, hits
 
 
 def _finish_global(traj: Trajectory, env: Any, info: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from algorithms.losses import grpo_loss
 from algorithms.metrics import JsonlLogger, rollout_metrics
 from algorithms.policies import Policy, make_policy
 from algorithms.rollouts import collect_rollouts, evaluate_policy
+from memenv.registration import privileged_kwargs
 
 
 class Trainer:
@@ -77,9 +78,15 @@ class Trainer:
         self.model, self.optimizer = self.accelerator.prepare(self.policy.model, optimizer)
         self.ref_model = copy.deepcopy(self.policy.model).requires_grad_(False) if cfg.beta > 0 else None
 
-    def make_env(self, horizon: int) -> Any:
-        """A factory of envs at ``horizon`` sessions (terminal reward; scores and session rewards come in info)."""
+    def make_env(self, horizon: int, *, diagnostics: bool = False) -> Any:
+        """A factory of envs at ``horizon`` sessions (terminal reward; scores and session rewards come in info).
+
+        ``diagnostics``: training envs get privileged gold (where the env has it and ``config.diagnostics``) so
+        the UPDATE hit rate can be logged; the policy acts on ``info["view"]`` only.
+        """
         kwargs = {**self.config.env_kwargs, "max_sessions": horizon, "compression_coef": self.config.compression_coef}
+        if diagnostics and self.config.diagnostics and self.config.env_id.startswith("MemoryR2/Synthetic"):
+            kwargs = {**privileged_kwargs(self.config.env_id), **kwargs}
         return lambda: gym.make(self.config.env_id, **kwargs)
 
     def train_seeds(self) -> list[int]:
@@ -97,7 +104,7 @@ class Trainer:
         cfg = self.config
         local = cfg.estimator in ("logo", "local")
         return collect_rollouts(
-            self.make_env(horizon),
+            self.make_env(horizon, diagnostics=True),
             self.train_seeds(),
             self.policy,
             num_generations=cfg.num_generations,
@@ -250,3 +257,11 @@ class Trainer:
         if self.output_dir is not None:
             ckpt.load_weights(self._checkpoint_dir(curriculum.best_checkpoint_name(len(cfg.curriculum) - 1)), self.policy.model)
         return self.validate(cfg.curriculum[-1])
+
+    def test(self) -> dict[str, Any] | None:
+        """The current policy (after :meth:`train`: the best validation checkpoint) on ``config.test_seeds`` at
+        the last horizon; None when there are no test seeds. Call once, after every choice is made."""
+        if not self.config.test_seeds:
+            return None
+        return evaluate_policy(self.make_env(self.config.curriculum[-1]), self.config.test_seeds, self.policy,
+                               self.eval_generator)

@@ -24,6 +24,7 @@ from memenv.scoring.base import QARecord, QAScorer, make_scorer, summarize
 from memenv.text import count_tokens, terms
 
 RewardMode = Literal["terminal", "session"]
+SessionCredit = Literal["latest", "evidence"]
 MAX_OBS_CHARS = 1 << 22
 MAX_ACTION_CHARS = 1 << 14
 
@@ -110,7 +111,9 @@ class MemoryEnv(gym.Env):
     ## Arguments
     ``max_sessions`` (None = all), ``chunks_per_session`` (1), ``reward_mode`` ("terminal"), ``compression_coef``
     (0.3, as Memory-R2), ``invalid_action_penalty`` (-0.1), ``scorer`` ("recall" | "rule" | "llm" | a QAScorer),
-    ``scorer_kwargs``, ``retrieval_k`` (5), ``render_mode`` (None | "ansi" | "human").
+    ``scorer_kwargs``, ``retrieval_k`` (5), ``session_credit`` ("latest" | "evidence": which sessions a question's
+    final score is credited to in ``info["session_rewards"]``: the one holding its latest evidence turn, or every
+    session holding any of its evidence turns), ``render_mode`` (None | "ansi" | "human").
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
@@ -127,6 +130,7 @@ class MemoryEnv(gym.Env):
         scorer: str | QAScorer = "recall",
         scorer_kwargs: dict[str, Any] | None = None,
         retrieval_k: int = 5,
+        session_credit: SessionCredit = "latest",
         render_mode: str | None = None,
     ) -> None:
         if max_sessions is not None and max_sessions < 1:
@@ -139,6 +143,8 @@ class MemoryEnv(gym.Env):
             raise ValueError(f"compression_coef must be >= 0, got {compression_coef}")
         if retrieval_k < 1:
             raise ValueError(f"retrieval_k must be >= 1, got {retrieval_k}")
+        if session_credit not in ("latest", "evidence"):
+            raise ValueError(f"session_credit must be 'latest' or 'evidence', got {session_credit!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
         self.max_sessions = max_sessions
@@ -149,6 +155,7 @@ class MemoryEnv(gym.Env):
         self.invalid_action_penalty = invalid_action_penalty
         self.scorer = make_scorer(scorer, **(scorer_kwargs or {}))
         self.retrieval_k = retrieval_k
+        self.session_credit = session_credit
         self.render_mode = render_mode
         self.observation_space = spaces.Dict(
             {
@@ -192,6 +199,7 @@ class MemoryEnv(gym.Env):
         self.conversation = conversation
         self._chunks = [split_chunks(s.turns, self.chunks_per_session) for s in conversation.sessions]
         self._chunk_tokens = [[sum(count_tokens(t.text) for t in c) for c in s] for s in self._chunks]
+        self._dia_session = {t.dia_id: i for i, s in enumerate(conversation.sessions) for t in s.turns}
 
     def _dialogue_tokens(self) -> int:
         """Tokens of the dialogue shown so far: chunks before the current one, plus it once the extractor saw it."""
@@ -360,11 +368,17 @@ class MemoryEnv(gym.Env):
         return final["score"] - penalty
 
     def _session_rewards(self, records: list[QARecord]) -> list[float]:
-        """Final-bank score attributed to the session holding each question's evidence ("persession")."""
+        """Final-bank score of the questions credited to each session (Memory-R2's "persession" attribution):
+        per ``session_credit``, the session holding a question's latest evidence, or every session holding any
+        of its evidence turns. A session credited with no question gets 0."""
         totals = [[0.0, 0] for _ in range(self.num_sessions)]
-        for record in records:
-            totals[record.session - 1][0] += record.score
-            totals[record.session - 1][1] += 1
+        for question, record in zip(self.conversation.questions, records):
+            sessions = {record.session - 1}
+            if self.session_credit == "evidence":
+                sessions |= {self._dia_session[d] for d in question.evidence if d in self._dia_session}
+            for index in sessions:
+                totals[index][0] += record.score
+                totals[index][1] += 1
         return [total / count if count else 0.0 for total, count in totals]
 
     def score(self, questions: Literal["seen", "all"] = "seen") -> dict[str, Any]:

@@ -9,11 +9,29 @@ ENVS = {
         "memenv.envs.synthetic:SyntheticEnv",
         "Procedural world: entity attributes introduced, updated and retracted across 8/16/32 sessions; exact rule scorer.",
     ),
+    "MemoryR2/Synthetic-v1": (
+        "memenv.envs.synthetic:SyntheticV1Env",
+        "Synthetic world with a retrieval-based strict reader: targeted UPDATE decides the score (credit-assignment testbed).",
+    ),
     "MemoryR2/LoCoMo-v0": (
         "memenv.envs.locomo:LoCoMoEnv",
         "LoCoMo long conversations (3-conversation dev subset embedded; full file via data_path); recall scorer.",
     ),
 }
+
+
+# The env argument that opts an env into privileged information (gold actions / observations) for oracle agents.
+PRIVILEGED_FLAGS = {
+    "MemoryR2/Synthetic-v0": "privileged",
+    "MemoryR2/Synthetic-v1": "privileged",
+    "MemoryR2/LoCoMo-v0": "observation_gold",
+}
+
+
+def privileged_kwargs(env_id: str) -> dict[str, bool]:
+    """The env kwargs that give an oracle agent its privileged information on ``env_id`` (empty if unknown)."""
+    flag = PRIVILEGED_FLAGS.get(env_id)
+    return {flag: True} if flag else {}
 
 
 def register_envs() -> None:

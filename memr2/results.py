@@ -84,6 +84,8 @@ class RunResult(BaseModel):
     config: dict[str, Any] | None = None
     initial_metrics: Metrics | None = None
     curve: list[CurvePoint] = Field(default_factory=list)
+    test_seeds: list[int] = Field(default_factory=list, description="seeds never used to choose a checkpoint")
+    test_metrics: Metrics | None = Field(None, description="the final policy on test_seeds (train runs)")
 
 
 def git_commit(path: str | os.PathLike[str] | None = None) -> str | None:

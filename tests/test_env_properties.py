@@ -10,7 +10,7 @@ from memenv.actions import ExtractAction, ManageAction
 from memenv.env import EnvState
 from memenv.envs.synthetic import SyntheticEnv
 
-SMALL = {"max_sessions": 3, "chunks_per_session": 2, "facts_per_session": 3, "reward_mode": "session"}
+SMALL = {"max_sessions": 3, "chunks_per_session": 2, "facts_per_session": 3, "reward_mode": "session", "privileged": True}
 STEPS = 2 * 3 * 2
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -50,7 +50,7 @@ def test_play_store_all_is_below_oracle_and_larger(capsys):
     "argv, message",
     [
         (["play", "--agent", "no-such-agent"], "unknown agent"),
-        (["play", "--env", "MemoryR2/LoCoMo-v0", "--agent", "oracle", "--episodes", "1"], "gold"),
+        (["play", "--env", "MemoryR2/Synthetic-v0", "--agent", "oracle", "--env-kwargs", '{"privileged": false}'], "gold"),
         (["play", "--env-kwargs", "[1]"], "JSON object"),
         (["play", "--episodes", "0"], "--episodes"),
     ],

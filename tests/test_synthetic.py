@@ -132,7 +132,7 @@ def test_ideal_operations_add_then_update_the_same_memory():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_no_memory_zero_oracle_near_one_store_all_clearly_below_at_32_sessions(seed):
-    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=32)
+    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=32, privileged=True)
     none = run_episode(env, NoMemory(), seed=seed)
     oracle = run_episode(env, Oracle(), seed=seed)
     store = run_episode(env, StoreAll(), seed=seed)
@@ -146,7 +146,7 @@ def test_no_memory_zero_oracle_near_one_store_all_clearly_below_at_32_sessions(s
 
 @pytest.mark.parametrize("chunks", [2, 3])
 def test_oracle_is_exact_with_several_chunks_per_session(chunks):
-    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=8, chunks_per_session=chunks)
+    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=8, chunks_per_session=chunks, privileged=True)
     result = run_episode(env, Oracle(), seed=4)
     assert result.score == 1.0 and result.steps == 2 * 8 * chunks
 

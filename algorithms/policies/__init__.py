@@ -12,7 +12,14 @@ def make_policy(config: Any) -> Policy:
     if config.policy == "feature":
         from algorithms.policies.feature import FeaturePolicy
 
-        return FeaturePolicy(hidden=config.feature_hidden, temperature=config.temperature, seed=config.seed)
+        return FeaturePolicy(
+            hidden=config.feature_hidden,
+            temperature=config.temperature,
+            seed=config.seed,
+            similarity=config.feature_similarity,
+            delete_keeps_fact=config.feature_delete_keeps_fact,
+            factored=config.feature_factored,
+        )
     from algorithms.policies.llm import LLMPolicy
 
     return LLMPolicy(

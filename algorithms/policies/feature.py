@@ -7,8 +7,15 @@ LLM backbone does. Texts become hashed bags of unigrams and bigrams.
 * **Manager**: one decision per fact among ``ADD``, ``NOOP``, ``UPDATE <related_j>`` and ``DELETE <related_j>``
   for the fact's first ``num_slots`` related memories. A pair scorer sees the fact and each related memory plus
   lexical-overlap features, which is what makes UPDATE / DELETE of a stale value learnable. An UPDATE writes
-  the new fact and keeps the memory's current statement as one past clause (:func:`updated_content`), as an
-  ideal memory does ("... is Lisbon. ... previous city was Porto."), so history questions stay answerable.
+  the new fact and keeps the memory's current statement as one past clause
+  (:func:`agents.restricted_oracle.updated_content`), as an ideal memory does ("... is Lisbon. ... previous city
+  was Porto."), so history questions stay answerable. ``delete_keeps_fact=True`` makes ``DELETE <j>`` also ADD
+  the fact (replace a stale memory); the default drops it (as first published).
+* ``similarity="embedding"`` adds a fact-memory similarity signal to the pair scorer: the cosine of
+  all-MiniLM-L6-v2 sentence embeddings (:class:`agents.embedding.SentenceEmbedder`) between the fact and each
+  related memory's current statement, its gap to the best of the fact's memories, and whether it is the best.
+  Nothing privileged: it is what finds "the memory about Maya's city" among Maya's memories. The default
+  ``"lexical"`` uses word overlap only (as first published; it barely separates attributes of one person).
 
 Every decision is one "token" of the policy-gradient loss.
 """
@@ -19,21 +26,22 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from agents.restricted_oracle import current_statement, manager_operations, related_slots
 from algorithms.policies.base import Decision, Evaluation, pad_rows
-from memenv.actions import AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, UpdateOp
+from memenv.actions import ExtractAction, Fact, ManageAction
 
 _WORD = re.compile(r"[a-z0-9']+")
 _NAME = re.compile(r"\b[A-Z][a-z]+\b")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-_CLAUSE_BREAK = re.compile(r"\s*(?:[,:;()!?.]|\b(?:and|but|while)\b)\s*", re.I)
 NUM_SCALARS = 6
 NUM_PAIR_FEATURES = 8
-KEEP, DROP, ADD, NOOP = 0, 1, 0, 1
+NUM_EMBEDDING_FEATURES = 3
+KEEP, DROP = 0, 1
+Similarity = Literal["lexical", "embedding"]
 
 
 def words(text: str) -> list[str]:
@@ -47,16 +55,15 @@ def hashed_ids(text: str, buckets: int) -> list[int]:
     return [zlib.crc32(g.encode()) % buckets for g in grams]
 
 
-def updated_content(fact: str, memory: str) -> str:
-    """What an UPDATE of ``memory`` by ``fact`` writes: the fact, then the memory's first (current) statement
-    as a single past clause, so the old value reads as history and older ones are dropped.
+def embedding_features(similarities: Sequence[float]) -> list[list[float]]:
+    """Per related memory: cosine similarity of the fact with the memory's current statement, its gap to the
+    best of the fact's memories (0 for the best) and whether it is the best.
 
-    >>> updated_content("Maya moved to Oslo!", "Oh, Maya lives in Lisbon and loves it. Maya previously lived in Porto.")
-    'Maya moved to Oslo! Previously Oh Maya lives in Lisbon loves it.'
+    >>> embedding_features([0.25, 0.75])
+    [[0.25, -0.5, 0.0], [0.75, 0.0, 1.0]]
     """
-    current = _SENTENCE_END.split(memory.strip(), 1)[0]
-    clause = " ".join(part for part in _CLAUSE_BREAK.split(current) if part)
-    return f"{fact} Previously {clause}." if clause else fact
+    best = max(similarities, default=0.0)
+    return [[s, s - best, float(s == best)] for s in similarities]
 
 
 def pair_features(fact: str, memory: str, same_speaker: bool, slot: int, num_slots: int, gap: float) -> list[float]:
@@ -93,44 +100,104 @@ class FeatureSample:
 
 
 class FeatureNet(nn.Module):
-    """Shared trunk + extractor head + manager head + (fact, memory) pair head. ``forward`` -> masked logits."""
+    """Shared trunk + extractor head + manager head + (fact, memory) pair head. ``forward`` -> masked logits.
 
-    def __init__(self, buckets: int = 4096, hidden: int = 64, num_slots: int = 5) -> None:
+    ``factored=False`` (as first published): the manager head scores ADD / NOOP and the pair head scores UPDATE j
+    and DELETE j directly. ``factored=True``: the manager head scores the operation (ADD, NOOP, UPDATE, DELETE)
+    and the pair head one target score per related memory, so ``P(UPDATE j) = P(UPDATE) * P(j | target)``; the
+    target softmax gets a learned ``similarity_scale`` (initially 0) times the fact-memory similarity (the
+    embedding cosine when the policy uses embeddings, else word overlap) on top of the pair MLP. Both are one categorical over ``2 + 2 * num_slots``.
+    """
+
+    def __init__(
+        self,
+        buckets: int = 4096,
+        hidden: int = 64,
+        num_slots: int = 5,
+        num_pair_features: int = NUM_PAIR_FEATURES,
+        factored: bool = False,
+    ) -> None:
         super().__init__()
-        self.buckets, self.num_slots = buckets, num_slots
+        self.buckets, self.num_slots, self.num_pair_features, self.factored = buckets, num_slots, num_pair_features, factored
         self.embed = nn.EmbeddingBag(buckets, hidden, mode="mean")
         self.role = nn.Embedding(2, hidden)
         self.trunk = nn.Sequential(nn.Linear(hidden + NUM_SCALARS, hidden), nn.Tanh())
         self.extract_head = nn.Linear(hidden, 2)
-        self.manage_head = nn.Linear(hidden, 2)
-        self.pair_head = nn.Sequential(nn.Linear(3 * hidden + NUM_PAIR_FEATURES, hidden), nn.Tanh(), nn.Linear(hidden, 2))
+        self.manage_head = nn.Linear(hidden, 4 if factored else 2)
+        self.pair_head = nn.Sequential(
+            nn.Linear(3 * hidden + num_pair_features, hidden), nn.Tanh(), nn.Linear(hidden, 1 if factored else 2)
+        )
+        if factored:
+            self.similarity_scale = nn.Parameter(torch.zeros(1))
+            # the embedding cosine when there is one (appended after the lexical features), else word overlap
+            self.similarity_index = NUM_PAIR_FEATURES if num_pair_features > NUM_PAIR_FEATURES else 0
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Logits ``[D, 2 + 2 * num_slots]`` over each decision's options; invalid options are ``-inf``."""
         text_emb = self.embed(batch["ids"], batch["offsets"])  # [U, H]
         dec_role = batch["dec_role"]  # [D]
         h = self.trunk(torch.cat([text_emb[batch["dec_text"]] + self.role(dec_role), batch["dec_scalars"]], -1))
-        base = torch.where((dec_role == 0).unsqueeze(-1), self.extract_head(h), self.manage_head(h))  # [D, 2]
-        logits = torch.cat([base, h.new_zeros(len(h), 2 * self.num_slots)], -1)  # [D, O]
+        extract, manage = self.extract_head(h), self.manage_head(h)  # [D, 2], [D, 2 or 4]
+        base = torch.where((dec_role == 0).unsqueeze(-1), extract, manage[:, :2])  # [D, 2]
+        if self.factored:  # UPDATE / DELETE op logits, spread over the slots below
+            ops = torch.where((dec_role == 0).unsqueeze(-1), torch.zeros_like(manage[:, 2:]), manage[:, 2:])  # [D, 2]
+            logits = torch.cat([base, ops[:, :1].expand(-1, self.num_slots), ops[:, 1:].expand(-1, self.num_slots)], -1)
+        else:
+            logits = torch.cat([base, h.new_zeros(len(h), 2 * self.num_slots)], -1)  # [D, O]
         if len(batch["pair_dec"]):
             fact_h, mem_e = h[batch["pair_dec"]], text_emb[batch["pair_mem"]]  # [P, H]
-            pair = self.pair_head(torch.cat([fact_h, mem_e, fact_h * mem_e, batch["pair_feats"]], -1))  # [P, 2]
+            pair = self.pair_head(torch.cat([fact_h, mem_e, fact_h * mem_e, batch["pair_feats"]], -1))  # [P, 1 or 2]
+            if self.factored:
+                similarity = batch["pair_feats"][:, self.similarity_index]  # [P]
+                target = pair[:, 0] + self.similarity_scale * similarity  # [P]
+                target = target - _segment_logsumexp(target, batch["pair_dec"], len(h))  # log P(slot | target)
+                pair = torch.stack([target, target], -1)  # [P, 2]
             cols = torch.stack([2 + batch["pair_slot"], 2 + self.num_slots + batch["pair_slot"]], -1)  # [P, 2]
             rows = batch["pair_dec"].unsqueeze(-1).expand_as(cols)
             logits = logits.index_put((rows.reshape(-1), cols.reshape(-1)), pair.reshape(-1), accumulate=True)
         return logits.masked_fill(~batch["option_mask"], float("-inf"))
 
 
+def _segment_logsumexp(values: torch.Tensor, segments: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """``logsumexp`` of ``values [P]`` within each segment id, gathered back to ``[P]``."""
+    peak = values.new_full((num_segments,), float("-inf")).scatter_reduce(0, segments, values.detach(), reduce="amax")
+    total = values.new_zeros(num_segments).index_add(0, segments, (values - peak[segments]).exp())
+    return (total.log() + peak)[segments]
+
+
 class FeaturePolicy:
     """Acts on ``info["view"]`` with a :class:`FeatureNet`; see the module docstring."""
 
-    def __init__(self, *, hidden: int = 64, num_slots: int = 5, buckets: int = 4096, temperature: float = 1.0, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        hidden: int = 64,
+        num_slots: int = 5,
+        buckets: int = 4096,
+        temperature: float = 1.0,
+        seed: int = 0,
+        similarity: Similarity = "lexical",
+        delete_keeps_fact: bool = False,
+        factored: bool = False,
+        embedder: Any = None,
+    ):
+        if similarity not in ("lexical", "embedding"):
+            raise ValueError(f"similarity={similarity!r}: choose 'lexical' or 'embedding'")
         generator = torch.Generator().manual_seed(seed)
-        self.model = FeatureNet(buckets=buckets, hidden=hidden, num_slots=num_slots)
+        extra = NUM_EMBEDDING_FEATURES if similarity == "embedding" else 0
+        self.model = FeatureNet(
+            buckets=buckets, hidden=hidden, num_slots=num_slots, num_pair_features=NUM_PAIR_FEATURES + extra, factored=factored
+        )
         with torch.no_grad():
             for p in self.model.parameters():
                 p.copy_(torch.randn(p.shape, generator=generator) * (0.1 if p.dim() > 1 else 0.0))
         self.temperature, self.num_slots = temperature, num_slots
+        self.similarity, self.delete_keeps_fact = similarity, delete_keeps_fact
+        if similarity == "embedding" and embedder is None:
+            from agents.embedding import SentenceEmbedder
+
+            embedder = SentenceEmbedder()
+        self.embedder = embedder
 
     # -- featurization ----------------------------------------------------------------------------------------
     def featurize(self, view: dict[str, Any]) -> tuple[FeatureSample, list[Any]]:
@@ -148,8 +215,9 @@ class FeaturePolicy:
         texts = [hashed_ids(f["fact"], buckets) for f in facts]
         sample = FeatureSample(1, texts, list(range(len(facts))), [], [])
         mem_text: dict[str, int] = {}
+        similarities = self._similarities(view, facts) if self.similarity == "embedding" else None
         for d, fact in enumerate(facts):
-            related = [m for m in fact.get("related", []) if m in memories][:k]
+            related = related_slots(fact, view, k)
             feats = []
             for slot, memory_id in enumerate(related):
                 memory = memories[memory_id]
@@ -160,8 +228,11 @@ class FeaturePolicy:
                 same_speaker = memory.get("speaker") == fact.get("speaker")
                 feats.append(pair_features(fact["fact"], memory["content"], same_speaker, slot, k, gap))
                 sample.pairs.append((d, slot, mem_text[memory_id]))
-            sample.pair_feats += feats
             best = max((f[0] for f in feats), default=0.0)
+            if similarities is not None:
+                best = max(similarities[d], default=0.0)
+                feats = [f + extra for f, extra in zip(feats, embedding_features(similarities[d]))]
+            sample.pair_feats += feats
             sample.dec_scalars.append([progress, len(related) / k, len(words(fact["fact"])) / 30,
                                        float(any(c.isdigit() for c in fact["fact"])), best, float("?" in fact["fact"])])
             valid = [slot < len(related) for slot in range(k)]
@@ -194,7 +265,7 @@ class FeaturePolicy:
             "dec_scalars": torch.tensor(scalars, dtype=torch.float32).reshape(-1, NUM_SCALARS),
             "option_mask": torch.tensor(masks, dtype=torch.bool).reshape(-1, 2 + 2 * self.num_slots),
             "pair_dec": long(pair_dec), "pair_slot": long(pair_slot), "pair_mem": long(pair_mem),
-            "pair_feats": torch.tensor(pair_feats, dtype=torch.float32).reshape(-1, NUM_PAIR_FEATURES),
+            "pair_feats": torch.tensor(pair_feats, dtype=torch.float32).reshape(-1, self.model.num_pair_features),
             "actions": long(actions),
         }
 
@@ -218,30 +289,23 @@ class FeaturePolicy:
             start += n
         return decisions
 
+    def _similarities(self, view: dict[str, Any], facts: list[dict[str, Any]]) -> list[list[float]]:
+        """Per fact, the cosine similarity with the current statement of each of its related slots."""
+        contents = {m["memory_id"]: current_statement(m["content"]) for m in view.get("memories", [])}
+        slots = [related_slots(fact, view, self.num_slots) for fact in facts]
+        texts = [f["fact"] for f in facts] + [contents[m] for related in slots for m in related]
+        vectors = self.embedder.embed(texts)
+        out, start = [], len(facts)
+        for d, related in enumerate(slots):
+            out.append((vectors[start : start + len(related)] @ vectors[d]).tolist())
+            start += len(related)
+        return out
+
     def _action(self, view: dict[str, Any], sample: FeatureSample, payload: list[Any]) -> ExtractAction | ManageAction:
         if sample.role == 0:
             kept = [t for t, a in zip(payload, sample.actions) if a == KEEP]
             return ExtractAction(facts=tuple(Fact(speaker=t["speaker"], fact=t["text"], dia_ids=(t["dia_id"],)) for t in kept))
-        ops, deleted, k = [], set(), self.num_slots
-        view_memories = {m["memory_id"]: m["content"] for m in view.get("memories", [])}
-        for fact, a in zip(payload, sample.actions):
-            related = [m for m in fact.get("related", []) if m in view_memories][:k]
-            dia_ids = tuple(fact.get("dia_ids", ()))
-            if a == ADD:
-                ops.append(AddOp(content=fact["fact"], speaker=fact.get("speaker"), dia_ids=dia_ids))
-            elif a == NOOP:
-                ops.append(NoopOp())
-            else:
-                target = related[(a - 2) % k]
-                if target in deleted:  # already gone in this step: nothing left to change
-                    ops.append(NoopOp())
-                elif a - 2 < k:
-                    content = updated_content(fact["fact"], view_memories[target])
-                    ops.append(UpdateOp(memory_id=target, content=content, dia_ids=dia_ids))
-                else:
-                    deleted.add(target)
-                    ops.append(DeleteOp(memory_id=target))
-        return ManageAction(operations=tuple(ops))
+        return manager_operations(view, sample.actions, self.num_slots, delete_keeps_fact=self.delete_keeps_fact)
 
     # -- learning ---------------------------------------------------------------------------------------------
     def evaluate(self, model: nn.Module, samples: Sequence[FeatureSample]) -> Evaluation:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -42,6 +42,7 @@ class Attribute:
     update: tuple[str, ...]
     retract: tuple[str, ...]
     question: str
+    cues: tuple[str, ...] = ()  # words a reader links to the attribute (its templates' verbs and nouns)
 
 
 # Templates: ``{e}`` is the person, ``{v}`` the value, ``{a}`` "a"/"an". Fact turns never use the rule scorer's
@@ -52,42 +53,49 @@ ATTRIBUTES: tuple[Attribute, ...] = (
               ("{e} lives in {v} these days.", "{e} is living in {v} now, in a tiny flat.", "{e} settled in {v}."),
               ("{e} just moved to {v}!", "{e} packed everything up and relocated to {v}.",
                "{e} has a new address in {v}."),
-              (), "Which city does {e} live in?"),
+              (), "Which city does {e} live in?",
+              cues=('city', 'lives', 'living', 'settled', 'moved', 'relocated', 'address', 'flat')),
     Attribute("job", "job", ("nurse", "architect", "baker", "pilot", "librarian", "electrician", "dentist",
               "florist", "journalist", "carpenter", "pharmacist", "translator"),
               ("{e} works as {a} {v}.", "{e} has a steady job as {a} {v}."),
               ("{e} switched careers and is {a} {v} now.", "{e} just started working as {a} {v}."),
               ("{e} doesn't have a job anymore.", "{e} quit and has no job anymore, just resting."),
-              "What is {e}'s job?"),
+              "What is {e}'s job?",
+              cues=('job', 'works', 'working', 'careers', 'started', 'quit')),
     Attribute("car", "car", ("Toyota", "Volvo", "Subaru", "Fiat", "Tesla", "Honda", "Mazda", "Skoda", "Peugeot",
               "Jeep", "Kia", "Renault"),
               ("{e} drives {a} {v}.", "{e} got {a} {v} and drives it everywhere."),
               ("{e} now drives {a} {v}.", "{e} bought {a} {v} this month."),
               ("{e} sold the car and doesn't have a car anymore.", "{e} no longer owns a car, bikes everywhere."),
-              "What car does {e} drive?"),
+              "What car does {e} drive?",
+              cues=('car', 'drives', 'bought', 'sold', 'owns')),
     Attribute("pet", "pet", ("beagle", "parrot", "hamster", "tortoise", "goldfish", "ferret", "rabbit", "iguana",
               "dachshund", "cockatiel", "chinchilla", "greyhound"),
               ("{e} has {a} {v} as a pet.", "{e} adopted {a} {v}."),
               ("{e} has a new pet, {a} {v}.", "{e} just brought home {a} {v}."),
               ("{e} doesn't have a pet anymore.", "{e} has no pet anymore, the house is quiet."),
-              "What pet does {e} have?"),
+              "What pet does {e} have?",
+              cues=('pet', 'adopted', 'brought', 'home')),
     Attribute("hobby", "hobby", ("pottery", "chess", "kayaking", "birdwatching", "fencing", "archery", "knitting",
               "surfing", "calligraphy", "bouldering", "origami", "beekeeping"),
               ("{e} is really into {v}.", "{e} spends every weekend on {v}."),
               ("{e} picked up {v} as a new hobby.", "{e} is obsessed with {v} now."),
               ("{e} doesn't have a hobby anymore.", "{e} has no time for a hobby anymore."),
-              "What is {e}'s hobby?"),
+              "What is {e}'s hobby?",
+              cues=('hobby', 'into', 'weekend', 'picked', 'obsessed')),
     Attribute("instrument", "instrument", ("cello", "banjo", "ukulele", "trumpet", "harp", "oboe", "accordion",
               "saxophone", "violin", "drums", "flute", "clarinet"),
               ("{e} plays the {v}.", "{e} is learning the {v}."),
               ("{e} switched to the {v}.", "{e} took up the {v} and loves it."),
               ("{e} doesn't play an instrument anymore.",),
-              "Which instrument does {e} play?"),
+              "Which instrument does {e} play?",
+              cues=('instrument', 'plays', 'learning', 'switched', 'took')),
     Attribute("favorite food", "food", ("ramen", "paella", "pierogi", "tacos", "falafel", "lasagna", "pho",
               "risotto", "biryani", "goulash", "ceviche", "dumplings"),
               ("{e} loves {v} more than any other food.", "{e} says {v} is the best food ever."),
               ("{e} has a new favorite food: {v}.", "{e} can't stop eating {v}, a new favorite food."),
-              (), "What is {e}'s favorite food?"),
+              (), "What is {e}'s favorite food?",
+              cues=('food', 'loves', 'eating', 'favorite', 'best')),
 )
 ATTRIBUTE_BY_NAME = {a.name: a for a in ATTRIBUTES}
 
@@ -122,6 +130,14 @@ class SyntheticConfig(BaseModel):
     retract_rate: float = Field(0.1, ge=0.0, le=1.0, description="probability a change retracts a known value")
     distractor_rate: float = Field(0.5, ge=0.0, lt=1.0, description="fraction of turns that are chit-chat")
     num_entities: int = Field(8, ge=1, le=len(PEOPLE), description="people the speakers talk about")
+    num_attributes: int = Field(
+        len(ATTRIBUTES), ge=1, le=len(ATTRIBUTES), description="attributes per person (the first n of ATTRIBUTES)"
+    )
+    question_evidence: Literal["latest", "chain"] = Field(
+        "latest",
+        description="a question's evidence: the turns of its key's latest change ('latest', v0) or of every "
+        "change of its key ('chain', v1: a stale value left anywhere in the key's history breaks the answer)",
+    )
 
     @model_validator(mode="after")
     def _rates(self) -> "SyntheticConfig":
@@ -186,7 +202,7 @@ def generate(config: SyntheticConfig | None = None, seed: int | np.random.Genera
     speakers = tuple(str(s) for s in rng.choice(SPEAKERS, size=2, replace=False))
     people = [str(p) for p in rng.choice(PEOPLE, size=cfg.num_entities, replace=False)]
     relation = {p: (_pick(rng, RELATIONS), speakers[int(rng.integers(2))]) for p in people}
-    keys = [(p, a.name) for p in people for a in ATTRIBUTES]
+    keys = [(p, a.name) for p in people for a in ATTRIBUTES[: cfg.num_attributes]]
     chains: dict[tuple[str, str], list[dict[str, Any]]] = {}
     facts: list[dict[str, Any]] = []
     moment = dt.datetime(2022, 1, 3, 9, 0) + dt.timedelta(days=int(rng.integers(0, 600)))
@@ -242,28 +258,33 @@ def generate(config: SyntheticConfig | None = None, seed: int | np.random.Genera
         conversation_id=f"synthetic-{seed}",
         speakers=speakers,
         sessions=tuple(sessions),
-        questions=tuple(_questions(chains)),
+        questions=tuple(_questions(chains, cfg.question_evidence)),
         meta={"generator": "synthetic-v0", "config": cfg.model_dump(), "facts": facts},
     )
 
 
-def _questions(chains: dict[tuple[str, str], list[dict[str, Any]]]) -> Iterable[QA]:
-    """Per key, in order of first mention: its current (or retracted) value, and the value before the latest."""
+def _questions(chains: dict[tuple[str, str], list[dict[str, Any]]], evidence: str = "latest") -> Iterable[QA]:
+    """Per key, in order of first mention: its current (or retracted) value, and the value before the latest.
+
+    ``evidence="chain"`` makes every change of the key evidence of both questions (see ``question_evidence``).
+    """
     for (person, attr_name), chain in sorted(chains.items(), key=lambda kv: _position(kv[1][0])):
         attr = ATTRIBUTE_BY_NAME[attr_name]
         last = chain[-1]
         meta = {"entity": person, "attribute": attr_name, "keywords": [attr.keyword],
-                "values": [c["value"] for c in chain]}
+                "values": [c["value"] for c in chain], "cues": list(attr.cues)}
+        whole = tuple(c["dia_id"] for c in chain)
         category = "retracted" if last["value"] == NONE else "current"
         yield QA(question=attr.question.format(e=person), answer=last["value"], category=category,
-                 category_id=CATEGORY_IDS[category], evidence=(last["dia_id"],), session=last["session"],
-                 meta={**meta, "kind": category})
+                 category_id=CATEGORY_IDS[category], evidence=whole if evidence == "chain" else (last["dia_id"],),
+                 session=last["session"], meta={**meta, "kind": category})
         if len(chain) >= 2:
             before = chain[-2]
             question = (f"What was {person}'s {attr_name} before {last['value']}?" if last["value"] != NONE
                         else f"What was the last {attr_name} {person} had?")
             yield QA(question=question, answer=before["value"], category="history",
-                     category_id=CATEGORY_IDS["history"], evidence=(before["dia_id"], last["dia_id"]),
+                     category_id=CATEGORY_IDS["history"],
+                     evidence=whole if evidence == "chain" else (before["dia_id"], last["dia_id"]),
                      session=last["session"], meta={**meta, "kind": "history", "pivot": last["value"]})
 
 

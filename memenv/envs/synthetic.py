@@ -1,12 +1,29 @@
-"""``MemoryR2/Synthetic-v0``: the procedural world of :mod:`memenv.data.synthetic` as a :class:`MemoryEnv`."""
+"""``MemoryR2/Synthetic-v0`` and ``-v1``: the procedural world of :mod:`memenv.data.synthetic` as a :class:`MemoryEnv`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from memenv.bank import MemoryBank
 from memenv.data import synthetic
 from memenv.data.schema import Conversation
-from memenv.env import MemoryEnv
+from memenv.env import MemoryEnv, SessionCredit
+from memenv.scoring.rule import memory_claims
+
+
+def memories_about(bank: MemoryBank, keys: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """Per (entity, attribute) key, the ids of the memories that speak for it -- those whose first sentence
+    states its current value or retraction (:func:`memenv.scoring.rule.memory_claims`) -- oldest first."""
+    if not keys:
+        return []
+    entries = [(entry, entry.content.lower()) for entry in bank]
+    found = []
+    for entity, attribute in keys:
+        attr = synthetic.ATTRIBUTE_BY_NAME[attribute]
+        named = [entry for entry, lowered in entries if entity.lower() in lowered]
+        found.append([e.memory_id for e in memory_claims(named, entity, [attr.keyword], attr.values).entries])
+    return found
 
 
 class SyntheticEnv(MemoryEnv):
@@ -21,14 +38,24 @@ class SyntheticEnv(MemoryEnv):
     memory scores 0, one memory per key holding its value and the one before scores 1, and keeping every turn
     is hurt by stale values that conflict with the current one (and by the compression penalty).
 
+    v0 is lenient (store-all reaches 0.80 of the oracle at 8 sessions); :class:`SyntheticV1Env` is the testbed
+    where targeted UPDATE decides the score.
+
     ## Action Space
     ``Text``, as :class:`~memenv.env.MemoryEnv`: extractor facts / manager operations in JSON or line format.
 
     ## Observation Space
     ``Dict(role=Discrete(2), session=Discrete(max_sessions + 1), text=Text)``, as :class:`~memenv.env.MemoryEnv`.
-    ``info["gold"]`` holds the ideal action at every step: ``{"facts": [...]}`` for the extractor (canonical
-    "<Entity>'s <attribute> is <value>." facts of the chunk) and ``{"operations": [...]}`` for the manager (the
-    ideal ADD / UPDATE against the *current* bank, so it stays ideal whatever happened before).
+
+    ## Privileged information (opt-in)
+    Only with ``privileged=True`` (off by default, so no agent under evaluation can read the answers):
+    ``info["gold"]`` holds the ideal action -- ``{"facts": [...]}`` for the extractor (canonical "<Entity>'s
+    <attribute> is <value>." facts of the chunk) and ``{"operations": [...]}`` for the manager (the ideal ADD /
+    UPDATE against the *current* bank) -- and ``info["gold_facts"]`` the world's record of each change told in the
+    chunk (``entity``, ``attribute``, ``value``, ``previous``, ``kind``, ``dia_id``), in the manager's step with
+    ``memories``: the ids of the memories that currently speak for its key (:func:`memories_about`), i.e. the
+    right UPDATE targets.
+    The ``oracle`` and ``restricted-oracle`` agents need it; result files record it.
 
     ## Rewards
     As :class:`~memenv.env.MemoryEnv` (``reward_mode`` terminal or session, compression penalty, invalid-action
@@ -43,18 +70,24 @@ class SyntheticEnv(MemoryEnv):
 
     ## Arguments
     ``max_sessions`` (8; the curriculum uses 8 / 16 / 32), ``facts_per_session`` (4), ``update_rate`` (0.3),
-    ``retract_rate`` (0.1), ``distractor_rate`` (0.5, fraction of chit-chat turns), ``num_entities`` (8), and every
-    :class:`~memenv.env.MemoryEnv` argument (``chunks_per_session``, ``reward_mode``, ``compression_coef``,
+    ``retract_rate`` (0.1), ``distractor_rate`` (0.5, fraction of chit-chat turns), ``num_entities`` (8),
+    ``num_attributes`` (7), ``question_evidence`` ("latest"), ``reader_k`` (None: the rule scorer reads every
+    memory naming the entity; an int: only the top-k retrieved for the question), ``strict`` (False: lenient
+    rule scorer), ``privileged`` (False), and every :class:`~memenv.env.MemoryEnv` argument
+    (``chunks_per_session``, ``reward_mode``, ``compression_coef``, ``retrieval_k``, ``session_credit``,
     ``scorer`` ("rule"), ...). The fork API is ``env.unwrapped.clone()`` / ``get_state()`` / ``set_state()``.
 
     >>> import gymnasium as gym, memenv
-    >>> env = gym.make("MemoryR2/Synthetic-v0", max_sessions=8)
+    >>> env = gym.make("MemoryR2/Synthetic-v0", max_sessions=8, privileged=True)
     >>> obs, info = env.reset(seed=0)
     >>> info["role"], info["view"]["num_sessions"], sorted(info["gold"])
     ('extractor', 8, ['facts'])
+    >>> "gold" in gym.make("MemoryR2/Synthetic-v0").reset(seed=0)[1]
+    False
 
     ## Version History
     * v0: initial version.
+    * v0 (unchanged dynamics and rewards): gold actions became opt-in (``privileged=True``).
     """
 
     def __init__(
@@ -66,7 +99,14 @@ class SyntheticEnv(MemoryEnv):
         retract_rate: float = 0.1,
         distractor_rate: float = 0.5,
         num_entities: int = 8,
+        num_attributes: int = len(synthetic.ATTRIBUTES),
+        question_evidence: str = "latest",
+        reader_k: int | None = None,
+        strict: bool = False,
+        privileged: bool = False,
         scorer: Any = "rule",
+        scorer_kwargs: dict[str, Any] | None = None,
+        session_credit: SessionCredit = "latest",
         **kwargs: Any,
     ) -> None:
         self.world = synthetic.SyntheticConfig(
@@ -76,8 +116,20 @@ class SyntheticEnv(MemoryEnv):
             retract_rate=retract_rate,
             distractor_rate=distractor_rate,
             num_entities=num_entities,
+            num_attributes=num_attributes,
+            question_evidence=question_evidence,
         )
-        super().__init__(horizon=max_sessions, max_sessions=max_sessions, scorer=scorer, **kwargs)
+        self.privileged = privileged
+        if scorer == "rule" and scorer_kwargs is None:
+            scorer_kwargs = {"top_k": reader_k, "strict": strict}
+        super().__init__(
+            horizon=max_sessions,
+            max_sessions=max_sessions,
+            scorer=scorer,
+            scorer_kwargs=scorer_kwargs,
+            session_credit=session_credit,
+            **kwargs,
+        )
 
     def _select_conversation(self, options: dict[str, Any]) -> Conversation:
         seed = options.get("conversation_seed")
@@ -92,8 +144,89 @@ class SyntheticEnv(MemoryEnv):
     def _chunk_facts(self) -> list[dict[str, Any]]:
         return [self._gold_facts[t.dia_id] for t in self.current_turns if t.dia_id in self._gold_facts]
 
-    def _gold(self) -> dict[str, Any]:
+    def _gold(self) -> dict[str, Any] | None:
+        if not self.privileged:
+            return None
         facts = self._chunk_facts()
         if self.role == "extractor":
             return {"facts": [{"speaker": f["speaker"], "fact": f["fact"], "dia_ids": [f["dia_id"]]} for f in facts]}
         return {"operations": synthetic.ideal_operations(facts, self.bank)}
+
+    def _info(self, view: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        info = super()._info(view, **extra)
+        if self.privileged and not self._terminated:
+            facts = self._chunk_facts()
+            if self.role == "manager":  # the UPDATE targets: only the manager can act on them
+                keys = [(fact["entity"], fact["attribute"]) for fact in facts]
+                facts = [{**fact, "memories": ids} for fact, ids in zip(facts, memories_about(self.bank, keys))]
+            info["gold_facts"] = facts
+        return info
+
+
+class SyntheticV1Env(SyntheticEnv):
+    """Synthetic-v1: the world of v0 with a reader and defaults under which targeted UPDATE decides the score.
+
+    ## Description
+    As :class:`SyntheticEnv`, with what Synthetic-v0 lacked to measure credit assignment (each a constructor
+    argument; v1's default in brackets):
+
+    * a retrieval-based reader: the rule scorer answers each question from the ``reader_k`` [5] memories BM25
+      retrieves for it (question plus its attribute's cue words), not from the whole bank;
+    * strict scoring (``strict`` [True]): a stale value next to the current one scores 0, history questions
+      are answered from explicit past claims only ("Previously ..."), and claims are credited per memory, so an
+      UPDATE of the wrong memory cannot score (:func:`memenv.scoring.rule.memory_claims`);
+    * the manager sees the top ``retrieval_k`` [5] related memories of each fact;
+    * every change of a key is evidence of its questions (``question_evidence`` ["chain"]) and
+      ``session_rewards`` credits a question to every session holding its evidence (``session_credit``
+      ["evidence"]), so each session's global reward depends on what that session did;
+    * difficulty knobs: ``update_rate`` [0.5], ``retract_rate`` [0.1], ``distractor_rate`` [0.5],
+      ``num_entities`` [8], ``num_attributes`` [7], ``facts_per_session`` [4].
+
+    ## Rewards, Spaces, Starting State, Episode End, Privileged information
+    As :class:`SyntheticEnv`.
+
+    ## Baselines
+    Generated from ``leaderboards/results`` (see ``leaderboards/README.md``): at 8 sessions store-all and
+    mem0-like score at most half of the oracle.
+
+    >>> import gymnasium as gym, memenv
+    >>> env = gym.make("MemoryR2/Synthetic-v1")
+    >>> env.unwrapped.scorer.top_k, env.unwrapped.scorer.strict, env.unwrapped.session_credit
+    (5, True, 'evidence')
+
+    ## Version History
+    * v1: retrieval-based strict reader, evidence-based session credit, harder defaults.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_sessions: int = 8,
+        facts_per_session: int = 4,
+        update_rate: float = 0.5,
+        retract_rate: float = 0.1,
+        distractor_rate: float = 0.5,
+        num_entities: int = 8,
+        num_attributes: int = len(synthetic.ATTRIBUTES),
+        question_evidence: str = "chain",
+        reader_k: int | None = 5,
+        strict: bool = True,
+        retrieval_k: int = 5,
+        session_credit: SessionCredit = "evidence",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            max_sessions=max_sessions,
+            facts_per_session=facts_per_session,
+            update_rate=update_rate,
+            retract_rate=retract_rate,
+            distractor_rate=distractor_rate,
+            num_entities=num_entities,
+            num_attributes=num_attributes,
+            question_evidence=question_evidence,
+            reader_k=reader_k,
+            strict=strict,
+            retrieval_k=retrieval_k,
+            session_credit=session_credit,
+            **kwargs,
+        )

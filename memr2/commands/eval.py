@@ -101,13 +101,16 @@ def evaluate(args: argparse.Namespace) -> RunResult:
     import memenv  # noqa: F401  (registers the env ids)
     from agents.registry import make_agent
     from agents.rollout import run_episode
+    from memenv.registration import privileged_kwargs
     from memenv.scoring.base import QARecord, summarize
 
     start = time.perf_counter()
     env_kwargs = env_kwargs_from(args)
     agent_kwargs = agent_kwargs_from(args)
-    env = gym.make(args.env, **env_kwargs)
     agent = make_agent(args.agent, **agent_kwargs)
+    if getattr(agent, "privileged", False):  # oracles ask for gold; the result's env_kwargs record it
+        env_kwargs = {**privileged_kwargs(args.env), **env_kwargs}
+    env = gym.make(args.env, **env_kwargs)
     plan = plan_episodes(env, args)
     by_step = all(steps for *_, steps in plan)  # else the bar counts episodes
     total = sum(steps for *_, steps in plan) if by_step else len(plan)

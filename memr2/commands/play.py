@@ -57,12 +57,15 @@ def run(args: argparse.Namespace) -> int:
     import memenv  # noqa: F401  (registers the env ids)
     from agents.registry import make_agent
     from agents.rollout import run_episode
+    from memenv.registration import privileged_kwargs
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     env_kwargs, agent_kwargs = _kwargs(args)
-    env = gym.make(args.env, **env_kwargs)
     agent = make_agent(args.agent, **agent_kwargs)
+    if getattr(agent, "privileged", False):  # oracles ask for gold
+        env_kwargs = {**privileged_kwargs(args.env), **env_kwargs}
+    env = gym.make(args.env, **env_kwargs)
     table = Table(title=f"{args.env} / {args.agent}")
     for column in ("episode", "seed", "conversation", "score", "return", "entries", "tokens", "invalid", "wall s"):
         table.add_column(column, justify="left" if column == "conversation" else "right", no_wrap=True)

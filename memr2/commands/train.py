@@ -21,17 +21,42 @@ from pathlib import Path
 from typing import Any
 
 from memr2 import __version__
+from memr2.commands import json_object
 from memr2.results import CurvePoint, Metrics, MemoryStats, RunResult, git_commit, write_result
 
-# flag -> TrainerConfig field (None values are "not given": the config's value stays)
-OVERRIDES = {
-    "env": "env_id", "estimator": "estimator", "policy": "policy", "model": "model", "backend": "backend",
-    "iterations": "iterations", "seed": "seed", "curriculum": "curriculum", "num_generations": "num_generations",
-    "local_num_generations": "local_num_generations", "local_prob": "local_prob", "learning_rate": "learning_rate",
-    "loss_type": "loss_type", "beta": "beta", "temperature": "temperature", "eval_every": "eval_every",
-    "eval_seeds": "eval_seeds", "conversations_per_iteration": "conversations_per_iteration",
-    "max_completion_length": "max_completion_length",
-}
+FLAG_ALIASES = {"env_id": ["--env"]}  # short names users already type
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per :class:`~algorithms.config.TrainerConfig` field, generated from the dataclass: the help is the
+    field's own help string, choices come from its ``Literal`` type, and every default is ``None`` ("not given":
+    the config file's or the dataclass's value stays)."""
+    import dataclasses
+    import types
+    import typing
+
+    from algorithms.config import TrainerConfig
+
+    hints = typing.get_type_hints(TrainerConfig)
+    group = parser.add_argument_group("TrainerConfig fields (flags override --config)")
+    for field in dataclasses.fields(TrainerConfig):
+        kind = hints[field.name]
+        options = [t for t in typing.get_args(kind) if t is not type(None)]
+        if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(options) == 1:  # X | None
+            kind = options[0]
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        spec: dict[str, Any] = {"dest": field.name, "default": None, "help": f"{field.metadata['help']} (default: {default})"}
+        if typing.get_origin(kind) is typing.Literal:
+            spec.update(choices=list(typing.get_args(kind)))
+        elif kind is bool:
+            spec.update(action=argparse.BooleanOptionalAction)
+        elif kind is list:
+            spec.update(nargs="+", type=int)
+        elif kind is dict:
+            spec.update(type=lambda text, flag=field.name: json_object(text, f"--{flag.replace('_', '-')}"), metavar="JSON")
+        else:
+            spec.update(type=kind)
+        group.add_argument(f"--{field.name.replace('_', '-')}", *FLAG_ALIASES.get(field.name, []), **spec)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,45 +65,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a memory policy (GRPO / global / LoGo-GRPO) and write a result JSON",
         description="Train with one of the estimators over a curriculum of horizons; flags override --config.",
     )
-    parser.add_argument("--env", help="environment id (config default: MemoryR2/Synthetic-v0)")
-    parser.add_argument("--estimator", choices=["grpo", "global", "logo", "local"], help="advantage estimator")
-    parser.add_argument("--policy", choices=["feature", "llm"], help="feature (small torch model) or llm")
-    parser.add_argument("--model", help="for --policy llm: tiny | smollm2 | HF id or path")
-    parser.add_argument("--backend", help="for --policy llm: transformers")
-    parser.add_argument("--iterations", type=int, help="training iterations per curriculum stage")
-    parser.add_argument("--seed", type=int, help="trainer seed")
-    parser.add_argument("--curriculum", type=int, nargs="+", help="horizons of the stages, e.g. 8 16 32")
-    parser.add_argument("--num-generations", type=int, help="n: rollouts per conversation")
-    parser.add_argument("--local-num-generations", type=int, help="m: rerollouts per local group")
-    parser.add_argument("--local-prob", type=float, help="p: probability a session gets a local group")
-    parser.add_argument("--conversations-per-iteration", type=int, help="conversations per iteration and rank")
-    parser.add_argument("--learning-rate", type=float, help="AdamW learning rate")
-    parser.add_argument("--loss-type", choices=["grpo", "dr_grpo", "dapo"], help="loss normalisation")
-    parser.add_argument("--beta", type=float, help="k3 KL coefficient")
-    parser.add_argument("--temperature", type=float, help="sampling temperature")
-    parser.add_argument("--max-completion-length", type=int, help="for --policy llm: max new tokens per action")
-    parser.add_argument("--eval-every", type=int, help="validate every k iterations")
-    parser.add_argument("--eval-seeds", type=int, nargs="+", help="held-out env seeds for validation")
-    parser.add_argument("--env-kwargs", help="JSON object of extra environment arguments")
     parser.add_argument("--config", help="YAML / TOML / JSON file of TrainerConfig fields")
     parser.add_argument("--resume", help="continue the run in this output directory")
     parser.add_argument("--output-dir", help="run directory (default: runs/{env}__{estimator}__{seed}__{time})")
     parser.add_argument("--results-dir", help="also write the result JSON here (e.g. leaderboards/results)")
     parser.add_argument("--run-name", default="", help="result file stem (default: the run directory's name)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_config_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def resolve_config(args: argparse.Namespace) -> Any:
     """The TrainerConfig: ``--resume``'s saved config, else ``--config`` or defaults, with flags applied."""
+    import dataclasses
+
     from algorithms.config import TrainerConfig
 
-    overrides: dict[str, Any] = {field: getattr(args, flag) for flag, field in OVERRIDES.items()}
-    if args.env_kwargs:
-        value = json.loads(args.env_kwargs)
-        if not isinstance(value, dict):
-            raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
-        overrides["env_kwargs"] = value
+    overrides: dict[str, Any] = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainerConfig)}
     if args.resume:
         saved = Path(args.resume) / "config.json"
         if not saved.is_file():
@@ -93,8 +96,10 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "-" for c in text)
 
 
-def build_result(config: Any, trainer: Any, final: dict[str, Any], wall_time_s: float, run_name: str) -> RunResult:
-    """DESIGN.md's result JSON for a training run (final = validation of the final policy)."""
+def build_result(
+    config: Any, trainer: Any, final: dict[str, Any], wall_time_s: float, run_name: str, test: dict[str, Any] | None = None
+) -> RunResult:
+    """The result JSON of a training run (final = validation of the final policy, test = it on the test seeds)."""
     state = trainer.state
     initial = state.initial_metrics
     return RunResult(
@@ -117,7 +122,10 @@ def build_result(config: Any, trainer: Any, final: dict[str, Any], wall_time_s: 
         initial_metrics=Metrics.model_validate(initial),
         curve=[CurvePoint(iteration=p["iteration"], env_steps=p["env_steps"], score=p["score"]) for p in state.curve],
         train={"iterations": state.global_step, "env_steps": state.env_steps, "curve": state.curve,
-               "initial_return": initial["return"], "final_return": final["return"]},
+               "initial_return": initial["return"], "final_return": final["return"],
+               **({"test_return": test["return"], "test_episode_scores": test["episode_scores"]} if test else {})},
+        test_seeds=list(config.test_seeds) if test else [],
+        test_metrics=Metrics.model_validate(test) if test else None,
     )
 
 
@@ -139,13 +147,16 @@ def run(args: argparse.Namespace) -> int:
     final = trainer.train()
     if not trainer.accelerator.is_main_process:
         return 0
-    result = build_result(config, trainer, final, time.perf_counter() - start, args.run_name or output_dir.name)
+    test = trainer.test()
+    result = build_result(config, trainer, final, time.perf_counter() - start, args.run_name or output_dir.name, test)
     paths = [write_result(result, output_dir)]
     if args.results_dir:
         paths.append(write_result(result, args.results_dir))
     initial = trainer.state.initial_metrics["score"]
     print(f"score {initial:.3f} -> {final['score']:.3f} on held-out seeds {config.eval_seeds} "
           f"({config.estimator}, {trainer.state.global_step} iterations, {result.wall_time_s:.0f}s)")
+    if test:
+        print(f"test score {test['score']:.3f} (return {test['return']:.3f}) on test seeds {config.test_seeds}")
     for path in paths:
         print(f"result: {path}")
     return 0
