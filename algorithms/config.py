@@ -120,6 +120,11 @@ class TrainerConfig:
         "FeaturePolicy manager head: True = factored (operation, then target memory: P(UPDATE j) = P(UPDATE) "
         "P(j)); False = one flat score per option (as first published).",
     )
+    feature_similarity_prior: float = _f(
+        0.0,
+        "FeaturePolicy factored head: initial weight of the fact-memory similarity in the target choice (a prior "
+        "that UPDATE / DELETE aim at the most similar related memory; learned from there).",
+    )
     diagnostics: bool = _f(
         True,
         "Build training envs with privileged=True where supported (Synthetic) so the trainer can log the UPDATE "

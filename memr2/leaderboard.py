@@ -7,11 +7,13 @@ runs (initial vs final validation score). ``plot_curves`` draws the training cur
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from memr2.results import RunResult, read_result
+from memr2.stats import format_ci
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -31,41 +33,89 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def is_privileged(result: RunResult) -> bool:
+    """Whether the run gave its agent privileged information (gold actions or gold observations)."""
+    kwargs = result.env_kwargs
+    return bool(kwargs.get("privileged") or kwargs.get("observation_gold"))
+
+
 def _agent_label(result: RunResult) -> str:
-    return f"{result.agent} ({result.model})" if result.model else result.agent
+    label = f"{result.agent} ({result.model})" if result.model else result.agent
+    return f"{label} †" if is_privileged(result) else label
+
+
+PRIVILEGED_NOTE = "† privileged: the agent read gold actions or gold observations (a reference, not a competitor)."
 
 
 def eval_table(results: Sequence[RunResult]) -> str:
     """A markdown table of eval runs of one environment, best score first."""
     categories = sorted({name for r in results for name in r.metrics.per_category})
-    header = ["agent", "env kwargs", "scorer", "score", *categories, "evidence recall", "M-Fail", "entries", "tokens", "invalid",
-              "wall s", "commit"]
+    header = ["agent", "env kwargs", "scorer", "episodes", "score", "return", *categories, "evidence recall", "M-Fail",
+              "entries", "tokens", "invalid", "wall s", "commit"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in sorted(results, key=lambda r: -r.metrics.score):
+    for r in sorted(results, key=lambda r: (r.env_kwargs.get("max_sessions") or 0, -r.metrics.score, r.run_name)):
         per_category = [
             f"{_fmt(r.metrics.per_category[c].mean)} ({r.metrics.per_category[c].count})"
             if c in r.metrics.per_category else "-"
             for c in categories
         ]
-        kwargs = ", ".join(f"{k}={v}" for k, v in sorted(r.env_kwargs.items()) if k != "scorer") or "-"
-        row = [_agent_label(r), kwargs, r.scorer, f"**{_fmt(r.metrics.score)}**", *per_category,
+        hidden = ("scorer", "privileged", "observation_gold")
+        kwargs = ", ".join(f"{k}={v}" for k, v in sorted(r.env_kwargs.items()) if k not in hidden) or "-"
+        episodes = f"{len(r.episodes) or len(r.seeds)} (seeds {_seed_range(r.seeds)})"
+        returns = [e.total_reward for e in r.episodes]
+        row = [_agent_label(r), kwargs, r.scorer, episodes, f"**{_fmt(r.metrics.score)}**",
+               _fmt(sum(returns) / len(returns)) if returns else "-", *per_category,
                _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries), str(r.memory.tokens),
                str(r.invalid_actions), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
+def _seed_range(seeds: Sequence[int]) -> str:
+    if not seeds:
+        return "-"
+    if list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 1:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
+def _config_key(result: RunResult) -> str:
+    """Runs that differ only in their training seed share a key (one row of mean +- CI)."""
+    config = {k: v for k, v in (result.config or {}).items() if k != "seed"}
+    return json.dumps([result.env_id, result.estimator, result.agent, config], sort_keys=True, default=str)
+
+
+def _train(result: RunResult) -> dict:
+    """The training summary a ``memr2 train`` result carries (``train``: iterations, env steps, returns)."""
+    return getattr(result, "train", None) or {}
+
+
 def train_table(results: Sequence[RunResult]) -> str:
-    """A markdown table of training runs: validation score before the first update and at the end."""
-    header = ["env", "estimator", "policy", "initial score", "final score", "best score", "iterations", "wall s",
-              "commit"]
+    """A markdown table of training runs, one row per configuration: runs that differ only in their training seed
+    are pooled into mean [95 % bootstrap CI] over seeds. "validation" is the score on the seeds used to choose the
+    checkpoint; "test" the chosen policy on test seeds never used for choosing, with its return (score minus
+    penalties) next to it."""
+    header = ["env", "horizon", "estimator", "policy", "training seeds", "env steps", "initial score",
+              "validation score", "test score", "test return", "wall s", "commit"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    groups: dict[str, list[RunResult]] = {}
     for r in results:
-        best = max((p.score for p in r.curve), default=None)
-        iterations = r.curve[-1].iteration if r.curve else 0
-        row = [r.env_id, r.estimator or "-", _agent_label(r),
-               _fmt(r.initial_metrics.score if r.initial_metrics else None), f"**{_fmt(r.metrics.score)}**",
-               _fmt(best), str(iterations), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
+        groups.setdefault(_config_key(r), []).append(r)
+    for runs in groups.values():
+        runs = sorted(runs, key=lambda r: (r.config or {}).get("seed", 0))
+        first = runs[0]
+        seeds = [(r.config or {}).get("seed", 0) for r in runs]
+        tested = [r for r in runs if r.test_metrics is not None]
+        steps = [r.curve[-1].env_steps for r in runs if r.curve]
+        row = [
+            first.env_id, str(first.env_kwargs.get("max_sessions", "-")), first.estimator or "-", _agent_label(first),
+            f"{len(runs)} ({_seed_range(seeds)})", str(round(sum(steps) / len(steps))) if steps else "-",
+            format_ci([r.initial_metrics.score for r in runs if r.initial_metrics]) if any(r.initial_metrics for r in runs) else "-",
+            format_ci([r.metrics.score for r in runs]),
+            f"**{format_ci([r.test_metrics.score for r in tested])}**" if tested else "-",
+            format_ci([_train(r)["test_return"] for r in tested]) if tested and all("test_return" in _train(r) for r in tested) else "-",
+            f"{sum(r.wall_time_s for r in runs) / len(runs):.0f}", ",".join(sorted({(r.commit or "-")[:7] for r in runs})),
+        ]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -78,7 +128,7 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
     for env_id in sorted({r.env_id for r in results if r.kind == "eval"}):
         subset = [r for r in results if r.kind == "eval" and r.env_id == env_id]
         parts.append(f"### {env_id} (eval)\n\nPer-category cells are mean (questions); memory is summed over "
-                     f"episodes.\n\n{eval_table(subset)}")
+                     f"episodes. {PRIVILEGED_NOTE}\n\n{eval_table(subset)}")
     trained = [r for r in results if r.kind == "train"]
     if trained:
         parts.append(f"### Training runs\n\n{train_table(trained)}")

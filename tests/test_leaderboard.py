@@ -28,7 +28,25 @@ def test_tables_carry_the_numbers_of_the_files(tmp_path):
     assert "**0.988**" in oracle_row and "0.988 (4)" in oracle_row
     assert markdown.index("| oracle") < markdown.index("| no-memory")  # best first
     train_row = next(line for line in markdown.splitlines() if "| logo |" in line)
-    assert "0.250" in train_row and "**0.625**" in train_row
+    assert "| 0.250 | 0.625 | - |" in train_row  # initial, validation, no test seeds
+
+
+def test_training_runs_differing_only_in_seed_pool_into_mean_and_bootstrap_ci(tmp_path):
+    from memr2.stats import bootstrap_ci
+
+    for seed, test_score in ((0, 0.5), (1, 0.7), (2, 0.9)):
+        result = _result("feature", 0.6, kind="train", estimator="logo", initial_metrics=Metrics(score=0.0),
+                         curve=[CurvePoint(iteration=5, env_steps=100, score=0.6)], test_metrics=Metrics(score=test_score),
+                         config={"seed": seed, "lr": 0.01}, train={"test_return": test_score - 0.1})
+        write_result(result.model_copy(update={"run_name": f"run{seed}"}), tmp_path)
+    other = _result("feature", 0.2, kind="train", estimator="grpo", config={"seed": 0, "lr": 0.01})
+    write_result(other.model_copy(update={"run_name": "grpo0"}), tmp_path)
+    markdown = render_markdown(load_results(tmp_path))
+    logo = [line for line in markdown.splitlines() if "| logo |" in line]
+    assert len(logo) == 1 and "| 3 (0-2) |" in logo[0]
+    mean, low, high = bootstrap_ci([0.5, 0.7, 0.9])
+    assert f"**{mean:.3f} [{low:.3f}, {high:.3f}]**" in logo[0] and low < mean < high
+    assert sum("| grpo |" in line for line in markdown.splitlines()) == 1
 
 
 def test_cli_writes_tables_plot_and_readme_section(tmp_path):

@@ -19,6 +19,7 @@ def make_policy(config: Any) -> Policy:
             similarity=config.feature_similarity,
             delete_keeps_fact=config.feature_delete_keeps_fact,
             factored=config.feature_factored,
+            similarity_prior=config.feature_similarity_prior,
         )
     from algorithms.policies.llm import LLMPolicy
 

@@ -105,8 +105,8 @@ class FeatureNet(nn.Module):
     ``factored=False`` (as first published): the manager head scores ADD / NOOP and the pair head scores UPDATE j
     and DELETE j directly. ``factored=True``: the manager head scores the operation (ADD, NOOP, UPDATE, DELETE)
     and the pair head one target score per related memory, so ``P(UPDATE j) = P(UPDATE) * P(j | target)``; the
-    target softmax gets a learned ``similarity_scale`` (initially 0) times the fact-memory similarity (the
-    embedding cosine when the policy uses embeddings, else word overlap) on top of the pair MLP. Both are one categorical over ``2 + 2 * num_slots``.
+    target softmax gets a learned ``similarity_scale`` (initially ``similarity_prior``) times the fact-memory
+    similarity (the embedding cosine when the policy uses embeddings, else word overlap) on top of the pair MLP. Both are one categorical over ``2 + 2 * num_slots``.
     """
 
     def __init__(
@@ -116,6 +116,7 @@ class FeatureNet(nn.Module):
         num_slots: int = 5,
         num_pair_features: int = NUM_PAIR_FEATURES,
         factored: bool = False,
+        similarity_prior: float = 0.0,
     ) -> None:
         super().__init__()
         self.buckets, self.num_slots, self.num_pair_features, self.factored = buckets, num_slots, num_pair_features, factored
@@ -128,7 +129,7 @@ class FeatureNet(nn.Module):
             nn.Linear(3 * hidden + num_pair_features, hidden), nn.Tanh(), nn.Linear(hidden, 1 if factored else 2)
         )
         if factored:
-            self.similarity_scale = nn.Parameter(torch.zeros(1))
+            self.similarity_scale = nn.Parameter(torch.full((1,), float(similarity_prior)))
             # the embedding cosine when there is one (appended after the lexical features), else word overlap
             self.similarity_index = NUM_PAIR_FEATURES if num_pair_features > NUM_PAIR_FEATURES else 0
 
@@ -179,6 +180,7 @@ class FeaturePolicy:
         similarity: Similarity = "lexical",
         delete_keeps_fact: bool = False,
         factored: bool = False,
+        similarity_prior: float = 0.0,
         embedder: Any = None,
     ):
         if similarity not in ("lexical", "embedding"):
@@ -186,11 +188,16 @@ class FeaturePolicy:
         generator = torch.Generator().manual_seed(seed)
         extra = NUM_EMBEDDING_FEATURES if similarity == "embedding" else 0
         self.model = FeatureNet(
-            buckets=buckets, hidden=hidden, num_slots=num_slots, num_pair_features=NUM_PAIR_FEATURES + extra, factored=factored
+            buckets=buckets, hidden=hidden, num_slots=num_slots, num_pair_features=NUM_PAIR_FEATURES + extra,
+            factored=factored,
+            similarity_prior=similarity_prior,
         )
         with torch.no_grad():
             for p in self.model.parameters():
                 p.copy_(torch.randn(p.shape, generator=generator) * (0.1 if p.dim() > 1 else 0.0))
+        if factored:  # after the random init above, which would overwrite it
+            with torch.no_grad():
+                self.model.similarity_scale.fill_(similarity_prior)
         self.temperature, self.num_slots = temperature, num_slots
         self.similarity, self.delete_keeps_fact = similarity, delete_keeps_fact
         if similarity == "embedding" and embedder is None:
