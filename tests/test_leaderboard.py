@@ -55,7 +55,7 @@ def test_cli_writes_tables_plot_and_readme_section(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{START}\nstale\n{END}\noutro\n")
     out = tmp_path / "board" / "README.md"
-    assert main(["leaderboard", "--results", str(results), "--out", str(out), "--readme", str(readme)]) == 0
+    assert main(["leaderboard", "--results", str(results), "--out", str(out), "--readme", str(readme), "--env-docs", ""]) == 0
     text = readme.read_text()
     assert "stale" not in text and "| grpo |" in text and text.startswith("intro") and text.endswith("outro\n")
     assert (out.parent / "curves.png").stat().st_size > 1000
@@ -70,3 +70,20 @@ def test_corrupt_result_file_is_named(tmp_path):
 def test_splice_needs_markers():
     with pytest.raises(ValueError, match="markers"):
         splice("no markers here", "x")
+
+
+def test_committed_leaderboard_regenerates_byte_for_byte(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "leaderboards" / "results", tmp_path / "leaderboards" / "results")
+    for name in ("README.md", "leaderboards/README.md", "memenv/envs/synthetic.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(repo / name, tmp_path / name)
+        (tmp_path / name).write_text("stale, to be regenerated\n" + (tmp_path / name).read_text().split(START)[0]
+                                     if name == "leaderboards/README.md" else (tmp_path / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["leaderboard"]) == 0
+    for name in ("README.md", "leaderboards/README.md", "memenv/envs/synthetic.py"):
+        assert (tmp_path / name).read_bytes() == (repo / name).read_bytes(), name

@@ -16,11 +16,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--results", default="leaderboards/results", help="folder of result JSON files")
     parser.add_argument("--out", default="leaderboards/README.md", help="markdown file to write")
     parser.add_argument("--readme", default="README.md", help="README whose results section is replaced ('' to skip)")
+    parser.add_argument(
+        "--env-docs", default="memenv/envs/synthetic.py",
+        help="source file whose Synthetic-v1 docstring gets the baselines table ('' to skip)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from memr2.leaderboard import load_results, plot_curves, render_markdown, splice
+    from memr2.leaderboard import BASELINES_END, BASELINES_START, baselines_matrix, load_results, plot_curves, render_markdown, splice
 
     results_dir = Path(args.results)
     if not results_dir.is_dir():
@@ -40,4 +44,9 @@ def run(args: argparse.Namespace) -> int:
         relative = f"{out.parent.as_posix()}/{plot.name}" if plot else None
         readme.write_text(splice(readme.read_text(encoding="utf-8"), render_markdown(results, relative)), encoding="utf-8")
         print(f"updated the results section of {readme}")
+    if args.env_docs:
+        source = Path(args.env_docs)
+        table = baselines_matrix(results, "MemoryR2/Synthetic-v1")
+        source.write_text(splice(source.read_text(encoding="utf-8"), table, BASELINES_START, BASELINES_END), encoding="utf-8")
+        print(f"updated the Synthetic-v1 baselines in {source}")
     return 0
