@@ -2,22 +2,24 @@
 
 What it measures, on MemoryR2/Synthetic-v0:
 
-1. env steps/s of the store-all and oracle agents at 8 and 32 sessions (``agents.rollout.run_episode``);
-2. one manager step with 16 ADDs (store-all's "speaker: turn" memories) mid-episode, at bank sizes 100 and 1,000:
-   the bank's share -- the 16 ADDs applied op by op (a new bank per operation, as ``MemoryEnv._manage`` did
-   before ``MemoryBank.transaction``) vs in one transaction, with their ratio from this run -- and the whole
-   ``env.step``;
+1. env steps/s of the store-all and oracle agents at 8 and 32 sessions (``agents.rollout.run_episode``, after
+   a warm-up episode);
+2. one manager step with 16 ADDs (store-all's "speaker: turn" memories) mid-episode, at bank sizes 100 and
+   1,000: the bank's work -- the 16 ADDs applied op by op (a new bank per operation, as ``MemoryEnv._manage``
+   did before ``MemoryBank.transaction``) and in one transaction, timed in turn for their ratio -- and the
+   whole ``env.step``;
 3. env steps/s of FeaturePolicy training (``algorithms.trainer.Trainer``, estimator ``logo``, 8 sessions): the
-   env steps of rollouts and local rerollouts divided by the wall time of a few training iterations.
+   env steps of rollouts and local rerollouts divided by the wall time of a few training iterations (after
+   one warm-up iteration).
 
 With ``--baseline REV`` the measurements that only use the public env / bank / trainer API (1, the op-by-op
 ADDs and ``env.step`` of 2, and 3) also run on git revision ``REV`` (exported to a temporary folder and imported
-from there by a subprocess), in the same run (baseline, this tree, this tree, baseline; means reported), and the script prints
-after/before ratios.
+from there by a subprocess) in the same run -- in the order baseline, this tree, this tree, baseline, means
+reported -- and the script prints after/before ratios.
 
 Usage::
 
-    python benchmarks/throughput.py [--baseline dd86de4] [--episodes 4] [--train-iterations 3]
+    python benchmarks/throughput.py [--baseline dd86de4] [--episodes 3] [--train-iterations 3]
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
-import memenv  # noqa: F401  (registers the environments)
+import memenv  # registers the environments; its path tells which tree is measured
 from agents.baselines import Oracle, StoreAll
 from agents.rollout import run_episode
 from memenv.actions import AddOp, ExtractAction, Fact, ManageAction
@@ -51,9 +53,11 @@ OPS_PER_STEP = 16
 
 
 def env_steps_per_second(agent: str, sessions: int, episodes: int) -> float:
-    """Env steps per second of ``agent`` over ``episodes`` Synthetic-v0 episodes (seeds 0, 1, ...)."""
+    """Env steps per second of ``agent`` over ``episodes`` Synthetic-v0 episodes (seeds 0, 1, ...), after one
+    untimed warm-up episode (imports, caches)."""
     env = gym.make("MemoryR2/Synthetic-v0", max_sessions=sessions)
     player = AGENTS[agent]()
+    run_episode(env, player, seed=10_000)
     start, steps = time.perf_counter(), 0
     for seed in range(episodes):
         steps += run_episode(env, player, seed=seed).steps
@@ -77,11 +81,6 @@ def manager_env(size: int) -> tuple[SyntheticEnv, ManageAction]:
     return env, ManageAction(operations=tuple(AddOp(content=f"{speaker}: {text}") for speaker, text in pairs))
 
 
-def median_seconds(fn, repeats: int) -> float:
-    """Median wall time of ``fn()``; ``fn`` returns the seconds of the part it wants timed."""
-    return statistics.median(fn() for _ in range(repeats))
-
-
 def env_manager_step_seconds(size: int, repeats: int) -> float:
     """Median time of the whole ``env.step`` of the 16-ADD manager step (on a fresh clone each time)."""
     env, action = manager_env(size)
@@ -92,39 +91,33 @@ def env_manager_step_seconds(size: int, repeats: int) -> float:
         fork.step(action)
         return time.perf_counter() - start
 
-    return median_seconds(one, repeats)
+    return statistics.median(one() for _ in range(repeats))
 
 
-def bank_adds(size: int) -> tuple[MemoryBank, list[tuple[str, str]]]:
-    return store_all_bank(size), step_contents()
+def op_by_op(bank: MemoryBank, pairs: list[tuple[str, str]]) -> float:
+    """Seconds to apply the ADDs one at a time, each returning a new bank (the path before transactions)."""
+    start = time.perf_counter()
+    for speaker, text in pairs:
+        bank, _ = bank.add(f"{speaker}: {text}", speaker=speaker, session=1, step=1)
+    return time.perf_counter() - start
 
 
-def op_by_op_seconds(size: int, repeats: int) -> float:
-    """Median time of the 16 ADDs applied one at a time, each returning a new bank."""
-    bank, pairs = bank_adds(size)
-
-    def one() -> float:
-        start, current = time.perf_counter(), bank
-        for speaker, text in pairs:
-            current, _ = current.add(f"{speaker}: {text}", speaker=speaker, session=1, step=1)
-        return time.perf_counter() - start
-
-    return median_seconds(one, repeats)
+def in_one_transaction(bank: MemoryBank, pairs: list[tuple[str, str]]) -> float:
+    """Seconds to apply the same ADDs in one :meth:`MemoryBank.transaction` (the path ``_manage`` takes)."""
+    start = time.perf_counter()
+    transaction = bank.transaction()
+    for speaker, text in pairs:
+        transaction.add(f"{speaker}: {text}", speaker=speaker, session=1, step=1)
+    transaction.commit()
+    return time.perf_counter() - start
 
 
-def transaction_seconds(size: int, repeats: int) -> float:
-    """Median time of the same 16 ADDs in one :meth:`MemoryBank.transaction` (the path ``_manage`` takes)."""
-    bank, pairs = bank_adds(size)
-
-    def one() -> float:
-        start = time.perf_counter()
-        transaction = bank.transaction()
-        for speaker, text in pairs:
-            transaction.add(f"{speaker}: {text}", speaker=speaker, session=1, step=1)
-        transaction.commit()
-        return time.perf_counter() - start
-
-    return median_seconds(one, repeats)
+def bank_seconds(size: int, repeats: int, *ways) -> list[float]:
+    """Median seconds of each way of applying the 16 ADDs to a bank of ``size``; the ways take turns, so a change
+    in machine load affects them alike."""
+    bank, pairs = store_all_bank(size), step_contents()
+    times = [[way(bank, pairs) for way in ways] for _ in range(repeats)]
+    return [statistics.median(column) for column in zip(*times)]
 
 
 def training_steps_per_second(iterations: int) -> float:
@@ -133,10 +126,11 @@ def training_steps_per_second(iterations: int) -> float:
     from algorithms.trainer import Trainer
 
     trainer = Trainer(TrainerConfig(estimator="logo", policy="feature", curriculum=[8], iterations=iterations, seed=0))
-    start = time.perf_counter()
+    trainer.iteration(8)  # warm-up, untimed
+    start, steps = time.perf_counter(), trainer.state.env_steps
     for _ in range(iterations):
         trainer.iteration(8)
-    return trainer.state.env_steps / (time.perf_counter() - start)
+    return (trainer.state.env_steps - steps) / (time.perf_counter() - start)
 
 
 def shared_measurements(args: argparse.Namespace) -> dict[str, float]:
@@ -144,19 +138,23 @@ def shared_measurements(args: argparse.Namespace) -> dict[str, float]:
     results = {}
     for agent in AGENTS:
         for sessions in (8, 32):
-            results[f"env {agent} {sessions}s steps/s"] = env_steps_per_second(agent, sessions, args.episodes)
+            episodes = args.episodes * 32 // sessions  # the same number of steps at every horizon
+            results[f"env {agent} {sessions}s steps/s"] = env_steps_per_second(agent, sessions, episodes)
     for size in args.sizes:
-        results[f"bank 16 ADDs op by op @{size} (ms)"] = op_by_op_seconds(size, args.repeats) * 1e3
+        results[f"bank 16 ADDs op by op @{size} (ms)"] = bank_seconds(size, args.repeats, op_by_op)[0] * 1e3
         results[f"env.step manager 16 ADDs @{size} (ms)"] = env_manager_step_seconds(size, args.repeats) * 1e3
     results["train logo feature 8s env steps/s"] = training_steps_per_second(args.train_iterations)
     return results
 
 
 def this_tree_measurements(args: argparse.Namespace) -> dict[str, float]:
-    """:func:`shared_measurements` plus the 16 ADDs in one transaction (new in this tree)."""
+    """:func:`shared_measurements` plus the 16 ADDs in one transaction (new in this tree), timed in turn with
+    the op-by-op path for their ratio."""
     results = shared_measurements(args)
     for size in args.sizes:
-        results[f"bank 16 ADDs transaction @{size} (ms)"] = transaction_seconds(size, args.repeats) * 1e3
+        per_op, batched = bank_seconds(size, args.repeats, op_by_op, in_one_transaction)
+        results[f"bank 16 ADDs transaction @{size} (ms)"] = batched * 1e3
+        results[f"op by op / transaction @{size}"] = per_op / batched
     return results
 
 
@@ -189,7 +187,7 @@ def mean_of(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--episodes", type=int, default=4, help="episodes per (agent, sessions) env measurement")
+    parser.add_argument("--episodes", type=int, default=3, help="episodes at 32 sessions per agent (4x at 8 sessions)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000], help="bank sizes of the manager step")
     parser.add_argument("--repeats", type=int, default=200, help="manager-step timings per size (median reported)")
     parser.add_argument("--train-iterations", type=int, default=3, help="FeaturePolicy training iterations timed")
@@ -217,13 +215,14 @@ def main() -> None:
             line += f" {before[name]:>10.3f} {value / before[name]:>13.2f}"
         print(line)
     for size in args.sizes:
-        per_op, batched = after[f"bank 16 ADDs op by op @{size} (ms)"], after[f"bank 16 ADDs transaction @{size} (ms)"]
-        print(f"16 ADDs at {size} entries, this tree: op by op / one transaction = {per_op / batched:.2f}")
+        print(f"16 ADDs at {size} entries, this tree: op by op / one transaction = "
+              f"{after[f'op by op / transaction @{size}']:.2f} (timed in turn)")
         if before:
+            batched = after[f"bank 16 ADDs transaction @{size} (ms)"]
             old_bank = before[f"bank 16 ADDs op by op @{size} (ms)"] / batched
             step = before[f"env.step manager 16 ADDs @{size} (ms)"] / after[f"env.step manager 16 ADDs @{size} (ms)"]
-            print(f"16 ADDs at {size} entries, {args.baseline} / this tree: bank work {old_bank:.2f}, whole manager "
-                  f"env.step {step:.2f} (goal >= 3: {'met' if step >= 3 else 'MISSED'})")
+            print(f"16 ADDs at {size} entries, {args.baseline} / this tree: bank work {old_bank:.2f} (goal >= 3: "
+                  f"{'met' if old_bank >= 3 else 'MISSED'}), whole manager env.step {step:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -81,7 +81,8 @@ def test_transactions_equal_op_by_op_and_the_index_rebuilt_from_scratch(run):
         batched = in_transaction(batched, operations)
         sequential = apply_all(sequential, operations)
     assert batched == sequential and list(batched) == list(sequential)
-    assert (batched.tokens, batched.num_terms, batched.next_id) == (sequential.tokens, sequential.num_terms, sequential.next_id)
+    counters = lambda bank: (bank.tokens, bank.num_terms, bank.next_id)  # noqa: E731
+    assert counters(batched) == counters(sequential)
     expected = index_from_scratch(batched)
     for term in ALL_TERMS:
         postings = batched.postings(term)
@@ -93,7 +94,9 @@ def test_transactions_equal_op_by_op_and_the_index_rebuilt_from_scratch(run):
 
 
 @settings(max_examples=60, deadline=None)
-@given(prefix=st.lists(operation, max_size=10), first=st.lists(operation, max_size=8), second=st.lists(operation, max_size=8))
+@given(
+    prefix=st.lists(operation, max_size=10), first=st.lists(operation, max_size=8), second=st.lists(operation, max_size=8)
+)
 def test_a_transaction_never_changes_its_bank_or_another_transaction(prefix, first, second):
     base = apply_all(MemoryBank(), prefix)
     snapshot = (base.to_state(), {term: base.postings(term) for term in ALL_TERMS})
@@ -142,11 +145,12 @@ def test_a_committed_transaction_refuses_further_use():
             use()
 
 
+memory_id = st.integers(1, 14).map("m{}".format)
 manager_op = st.one_of(
     st.fixed_dictionaries({"op": st.just("ADD"), "content": text}),
-    st.fixed_dictionaries({"op": st.just("UPDATE"), "memory_id": st.integers(1, 14).map("m{}".format), "content": text}),
-    st.fixed_dictionaries({"op": st.just("DELETE"), "memory_id": st.integers(1, 14).map("m{}".format)}),
-    st.fixed_dictionaries({"op": st.just("NOOP"), "memory_id": st.integers(1, 14).map("m{}".format)}),
+    st.fixed_dictionaries({"op": st.just("UPDATE"), "memory_id": memory_id, "content": text}),
+    st.fixed_dictionaries({"op": st.just("DELETE"), "memory_id": memory_id}),
+    st.fixed_dictionaries({"op": st.just("NOOP"), "memory_id": memory_id}),
 )
 
 
@@ -174,7 +178,8 @@ def test_a_manager_step_applies_its_operations_as_op_by_op_would(operations):
                 expected.get(op["memory_id"])
         except UnknownMemoryError:
             failures += 1
-    assert [(e.memory_id, e.content, e.session) for e in env.bank] == [(e.memory_id, e.content, e.session) for e in expected]
+    summary = lambda bank: [(entry.memory_id, entry.content, entry.session) for entry in bank]  # noqa: E731
+    assert summary(env.bank) == summary(expected)
     assert env.bank.tokens == expected.tokens
     assert info["invalid_ops"] == failures
     assert EnvState.model_validate_json(state.model_dump_json()).bank.entries == list(before)  # the old bank is intact
