@@ -209,7 +209,9 @@ class BankTransaction:
     (['m2'], ['m1'])
     """
 
-    __slots__ = ("_base", "_entries", "_postings", "_touched", "_next_id", "_tokens", "_total_terms", "_open")
+    __slots__ = (
+        "_base", "_entries", "_postings", "_touched", "_next_id", "_tokens", "_total_terms", "_changed", "_open",
+    )
 
     def __init__(self, bank: MemoryBank) -> None:
         self._base = bank
@@ -217,7 +219,7 @@ class BankTransaction:
         self._postings = bank._postings.mutate()
         self._touched: dict[str, Any] = {}  # term -> immutables.MapMutation of its postings, finished at commit
         self._next_id, self._tokens, self._total_terms = bank._next_id, bank._tokens, bank._total_terms
-        self._open = True
+        self._changed, self._open = False, True
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -291,9 +293,12 @@ class BankTransaction:
         del self._entries[memory_id]
 
     def commit(self) -> MemoryBank:
-        """The new bank holding every operation so far; the transaction cannot be used afterwards."""
+        """The new bank holding every operation so far (the original itself if none changed it); the transaction
+        cannot be used afterwards."""
         self._check_open()
         self._open = False
+        if not self._changed and self._next_id == self._base._next_id:  # NOOPs only, or every operation failed
+            return self._base
         for term, mutation in self._touched.items():
             postings = mutation.finish()
             if postings:
@@ -333,3 +338,4 @@ class BankTransaction:
                 del postings[memory_id]
         self._total_terms += sign * doc_len
         self._tokens += sign * count_tokens(entry.content)
+        self._changed = True

@@ -95,7 +95,9 @@ def test_transactions_equal_op_by_op_and_the_index_rebuilt_from_scratch(run):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    prefix=st.lists(operation, max_size=10), first=st.lists(operation, max_size=8), second=st.lists(operation, max_size=8)
+    prefix=st.lists(operation, max_size=10),
+    first=st.lists(operation, max_size=8),
+    second=st.lists(operation, max_size=8),
 )
 def test_a_transaction_never_changes_its_bank_or_another_transaction(prefix, first, second):
     base = apply_all(MemoryBank(), prefix)
@@ -183,3 +185,20 @@ def test_a_manager_step_applies_its_operations_as_op_by_op_would(operations):
     assert env.bank.tokens == expected.tokens
     assert info["invalid_ops"] == failures
     assert EnvState.model_validate_json(state.model_dump_json()).bank.entries == list(before)  # the old bank is intact
+
+
+def test_a_transaction_that_changes_nothing_returns_the_same_bank():
+    bank, _ = MemoryBank().add("Alice lives in Paris")
+    transaction = bank.transaction()
+    transaction.get("m1")
+    with pytest.raises(UnknownMemoryError):
+        transaction.delete("m5")
+    assert transaction.commit() is bank
+
+
+def test_ids_keep_counting_after_a_round_trip_of_a_bank_emptied_by_deletes():
+    bank, _ = MemoryBank().add("Alice lives in Paris")
+    emptied = bank.delete("m1")
+    restored = MemoryBank.from_state(emptied.to_state())
+    assert restored == emptied and restored.next_id == 2
+    assert restored.add("Bob plays the guitar")[1].memory_id == "m2"
