@@ -324,21 +324,23 @@ class MemoryEnv(gym.Env):
         where = {"session": session.index, "date": session.date_time, "step": self._steps}
         facts = match_candidates([(f.fact, f) for f in self._facts])
         errors = []
+        transaction = self.bank.transaction()  # one new bank version per step, not one per operation
         for i, op in enumerate(action.operations):
             source = best_match(op.content, facts) if isinstance(op, (AddOp, UpdateOp)) else None
             dia_ids = op.dia_ids if isinstance(op, (AddOp, UpdateOp)) and op.dia_ids else (source.dia_ids if source else ())
             try:
                 if isinstance(op, AddOp):
                     speaker = op.speaker or (source.speaker if source else None)
-                    self.bank, _ = self.bank.add(op.content, speaker=speaker, dia_ids=dia_ids, **where)
+                    transaction.add(op.content, speaker=speaker, dia_ids=dia_ids, **where)
                 elif isinstance(op, UpdateOp):
-                    self.bank = self.bank.update(op.memory_id, op.content, dia_ids=dia_ids, **where)
+                    transaction.update(op.memory_id, op.content, dia_ids=dia_ids, **where)
                 elif isinstance(op, DeleteOp):
-                    self.bank = self.bank.delete(op.memory_id)
+                    transaction.delete(op.memory_id)
                 elif isinstance(op, NoopOp) and op.memory_id is not None:
-                    self.bank.get(op.memory_id)
+                    transaction.get(op.memory_id)
             except UnknownMemoryError as exc:
                 errors.append(f"operations[{i}] {op.op}: {exc}")
+        self.bank = transaction.commit()
         self._facts, self._related = [], []
         return errors
 
