@@ -6,7 +6,6 @@ Scorers are chosen by name with :func:`make_scorer` -- ``recall`` (default, dete
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
+from memenv.objects import load_object
 
 
 class QARecord(BaseModel):
@@ -115,7 +115,8 @@ SCORERS = {
 
 
 def make_scorer(scorer: str | QAScorer, **kwargs: Any) -> QAScorer:
-    """A scorer by name (``recall``, ``rule``, ``llm``, or ``package.module:Class``), or ``scorer`` itself."""
+    """A scorer by name (``recall``, ``rule``, ``llm``, ``package.module:Class`` or ``path/to/file.py:Class``),
+    or ``scorer`` itself."""
     if not isinstance(scorer, str):
         if not isinstance(scorer, QAScorer):
             raise TypeError(f"scorer must be a name or have .name and .score(questions, bank); got {scorer!r}")
@@ -123,5 +124,4 @@ def make_scorer(scorer: str | QAScorer, **kwargs: Any) -> QAScorer:
     target = SCORERS.get(scorer, scorer)
     if ":" not in target:
         raise ValueError(f"unknown scorer {scorer!r}; choose one of {sorted(SCORERS)} or 'package.module:Class'")
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)(**kwargs)
+    return load_object(target, "Class")(**kwargs)

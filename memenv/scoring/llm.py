@@ -12,7 +12,6 @@ memories again costs nothing.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
+from memenv.objects import load_object
 from memenv.retrieval import bm25_scores
 from memenv.scoring.base import QARecord, bank_dia_ids, make_record
 from memenv.scoring.metrics import bleu1, f1_score, locomo_f1
@@ -57,8 +57,7 @@ def _load(spec: Any, kwargs: dict[str, Any] | None) -> Answerer | None:
     if spec is None or isinstance(spec, Answerer):
         return spec
     if isinstance(spec, str) and ":" in spec:
-        module_name, _, attr = spec.partition(":")
-        return getattr(importlib.import_module(module_name), attr)(**(kwargs or {}))
+        return load_object(spec)(**(kwargs or {}))
     raise TypeError(f"expected an answerer (name + answer(prompts)) or 'package.module:factory', got {spec!r}")
 
 
