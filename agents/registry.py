@@ -1,11 +1,12 @@
-"""Agents by name, the same everywhere (CLI, trainers, tests): built-ins, ``package.module:factory`` or ``file.py:factory``."""
+"""Agents by name, the same everywhere (CLI, trainers, tests): built-ins, ``package.module:factory`` or
+``path/to/file.py:factory``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from agents.base import MemoryAgent
-from memenv.objects import load_object
+from memenv.objects import check_keywords, load_object
 
 AGENTS = {
     "no-memory": "agents.baselines:NoMemory",
@@ -16,17 +17,23 @@ AGENTS = {
 }
 
 
-def make_agent(name: str, **kwargs: Any) -> MemoryAgent:
-    """Build an agent: one of ``AGENTS``, or a ``package.module:factory`` / ``path/to/file.py:factory`` returning an
-    object with ``act`` (resolved by :func:`memenv.objects.load_object`, which also searches the working directory).
-
-    Keyword arguments go to the factory (e.g. ``model=``, ``backend=`` for ``llm``).
-    """
+def agent_factory(name: str) -> Any:
+    """The factory behind an agent name: one of ``AGENTS``, ``package.module:factory`` or ``path/to/file.py:factory``
+    (resolved by :func:`memenv.objects.load_object`, which also searches the working directory)."""
     if name not in AGENTS and ":" not in name:
         raise ValueError(
-            f"unknown agent {name!r}; choose one of {sorted(AGENTS)}, 'package.module:factory' or 'path/to/file.py:factory'"
+            f"unknown agent {name!r}; choose one of {sorted(AGENTS)}, "
+            "'package.module:factory' or 'path/to/file.py:factory'"
         )
-    agent = load_object(AGENTS.get(name, name))(**kwargs)
+    return load_object(AGENTS.get(name, name))
+
+
+def make_agent(name: str, **kwargs: Any) -> MemoryAgent:
+    """Build an agent by name (see :func:`agent_factory`); keyword arguments go to the factory (e.g. ``model=``,
+    ``backend=`` for ``llm``) and one it does not take is a ``ValueError`` naming the closest one it does."""
+    factory = agent_factory(name)
+    check_keywords(factory, kwargs, f"agent {name!r}")
+    agent = factory(**kwargs)
     if not callable(getattr(agent, "act", None)):
         raise TypeError(f"{name!r} built {type(agent).__name__}, which has no act(observation, info) method")
     return agent

@@ -114,6 +114,8 @@ class MemoryEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    reset_options: tuple[str, ...] = ()
+    """The keys ``reset(options=...)`` accepts (each subclass names its own); any other key is a ``ValueError``."""
 
     def __init__(
         self,
@@ -254,6 +256,10 @@ class MemoryEnv(gym.Env):
 
     # -- gymnasium API ----------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        unknown = sorted(set(options or {}) - set(self.reset_options))
+        if unknown:
+            accepted = list(self.reset_options)
+            raise ValueError(f"unknown reset option(s) {unknown}; {type(self).__name__} accepts {accepted}")
         super().reset(seed=seed)
         conversation = self._select_conversation(dict(options or {})).truncated(self.max_sessions)
         if not conversation.sessions:

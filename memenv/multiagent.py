@@ -12,6 +12,7 @@ a PettingZoo agent so that multi-agent code (separate policies, per-agent reward
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -71,6 +72,12 @@ class raw_env(AECEnv):
         return self._observation
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        """As the Gymnasium env's ``reset``, except that unknown ``options`` keys are dropped with a warning
+        instead of raising: PettingZoo's ``api_test`` passes an arbitrary key to check that ``options`` exists."""
+        unknown = sorted(set(options or {}) - set(self.core.reset_options))
+        if unknown:
+            warnings.warn(f"ignoring unknown reset option(s) {unknown}; accepted: {list(self.core.reset_options)}")
+            options = {k: v for k, v in options.items() if k not in unknown}
         self._observation, info = self.core.reset(seed=seed, options=options)
         self.agents = list(self.possible_agents)
         self.rewards = {agent: 0.0 for agent in self.agents}

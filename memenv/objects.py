@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -123,3 +124,42 @@ def load_object(target: str, what: str = "factory") -> Any:
         close = difflib.get_close_matches(attr, names, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; it defines {sorted(names)[:12]}"
         raise LoadError(f"{module_part!r} has no attribute {attr!r}{hint}") from None
+
+
+def keyword_names(obj: Any) -> set[str] | None:
+    """The keyword arguments a callable accepts, or None when it takes ``**kwargs`` it does not pass on.
+
+    For a class, ``__init__`` methods are followed up the MRO while they forward ``**kwargs`` to ``super()``
+    (as every memenv env does), so ``SyntheticEnv`` accepts its own arguments and ``MemoryEnv``'s.
+
+    >>> from memenv.envs.conversations import ConversationsEnv
+    >>> {"conversation", "max_sessions", "reward_mode"} <= keyword_names(ConversationsEnv)
+    True
+    """
+    owners = [k for k in obj.__mro__ if "__init__" in vars(k)] if isinstance(obj, type) else [obj]
+    names: set[str] = set()
+    for owner in owners:
+        function = owner.__init__ if isinstance(obj, type) else owner
+        if owner is object:
+            return names
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):  # a builtin without a signature: cannot tell
+            return None
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return names
+    return None
+
+
+def check_keywords(obj: Any, kwargs: dict[str, Any], owner: str) -> None:
+    """Raise ``ValueError`` naming each keyword of ``kwargs`` that ``obj`` does not accept (``owner`` names ``obj``
+    in the message), with the closest accepted name; do nothing when ``obj`` takes arbitrary ``**kwargs``."""
+    accepted = keyword_names(obj)
+    unknown = sorted(set(kwargs) - accepted) if accepted is not None else []
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], accepted, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(sorted(accepted)) or "none"
+    raise ValueError(f"{owner} has no argument {', '.join(map(repr, unknown))}{hint} (it accepts: {listed})")

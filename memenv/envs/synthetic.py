@@ -57,6 +57,8 @@ class SyntheticEnv(MemoryEnv):
     * v0: initial version.
     """
 
+    reset_options = ("conversation_seed",)
+
     def __init__(
         self,
         *,

@@ -13,7 +13,7 @@ from typing import Any
 
 from memr2 import __version__
 from memr2.results import EpisodeSummary, MemoryStats, Metrics, RunResult, git_commit, write_result
-from memr2.commands import json_object
+from memr2.commands import add_env_agent_flags, agent_kwargs_from, env_kwargs_from, make_agent, make_env
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,22 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate an agent on a memory environment and write a result JSON",
         description="Run an agent through every conversation (or --episodes seeds) and write one result file.",
     )
-    parser.add_argument("--env", default="MemoryR2/LoCoMo-v0", help="environment id (default: %(default)s)")
-    parser.add_argument(
-        "--agent", required=True, help="no-memory | store-all | mem0-like | oracle | llm | pkg.mod:factory"
-    )
-    parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
-    parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
-    parser.add_argument("--agent-kwargs", default="{}", help="JSON object of extra agent factory arguments")
-    parser.add_argument("--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's own, e.g. recall for LoCoMo, rule for Synthetic)")
-    parser.add_argument("--scorer-kwargs", default="{}", help="JSON object of scorer arguments, e.g. '{\"top_k\": 5}'")
+    add_env_agent_flags(parser, env="MemoryR2/LoCoMo-v0", agent=None)
     parser.add_argument("--conversations", nargs="+", default=None, help="conversation ids (default: all)")
     parser.add_argument("--episodes", type=int, default=None, help="episodes for envs without a conversation list")
-    parser.add_argument("--max-sessions", type=int, default=None, help="cap on sessions per conversation")
-    parser.add_argument("--chunks-per-session", type=int, default=None, help="chunks per session (env default)")
     parser.add_argument("--data-path", default=None, help="LoCoMo file (default: $MEMR2_LOCOMO_PATH or dev subset)")
     parser.add_argument("--include-adversarial", action="store_true", help="score LoCoMo's adversarial questions")
-    parser.add_argument("--env-kwargs", default="{}", help="JSON object of extra environment arguments")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed + i")
     parser.add_argument("--output-dir", default="runs", help="where the result JSON goes (default: %(default)s)")
     parser.add_argument("--run-name", default="", help="file name stem (default: {env}__{agent}__{seed}__{time})")
@@ -45,29 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The environment arguments the flags ask for (only those set, so env defaults stay visible as defaults)."""
-    kwargs: dict[str, Any] = {"scorer": args.scorer} if args.scorer else {}
-    scorer_kwargs = json_object(args.scorer_kwargs, "--scorer-kwargs")
-    if scorer_kwargs:
-        kwargs["scorer_kwargs"] = scorer_kwargs
-    if args.max_sessions is not None:
-        kwargs["max_sessions"] = args.max_sessions
-    if args.chunks_per_session is not None:
-        kwargs["chunks_per_session"] = args.chunks_per_session
+def eval_env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`memr2.commands.env_kwargs_from` plus eval's LoCoMo flags."""
+    kwargs = env_kwargs_from(args)
     if args.data_path is not None:
-        kwargs["data_path"] = args.data_path
+        kwargs.setdefault("data_path", args.data_path)
     if args.include_adversarial:
-        kwargs["include_adversarial"] = True
-    kwargs.update(json_object(args.env_kwargs, "--env-kwargs"))
-    return kwargs
-
-
-def agent_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs = json_object(args.agent_kwargs, "--agent-kwargs")
-    for name in ("model", "backend"):
-        if getattr(args, name) is not None:
-            kwargs[name] = getattr(args, name)
+        kwargs.setdefault("include_adversarial", True)
     return kwargs
 
 
@@ -95,19 +68,16 @@ def plan_episodes(env: Any, args: argparse.Namespace) -> list[tuple[int, dict[st
 
 def evaluate(args: argparse.Namespace) -> RunResult:
     """Run the episodes and build the result (no file written)."""
-    import gymnasium as gym
     from tqdm import tqdm
 
-    import memenv  # noqa: F401  (registers the env ids)
-    from agents.registry import make_agent
     from agents.rollout import run_episode
     from memenv.scoring.base import QARecord, summarize
 
     start = time.perf_counter()
-    env_kwargs = env_kwargs_from(args)
+    env_kwargs = eval_env_kwargs(args)
     agent_kwargs = agent_kwargs_from(args)
-    env = gym.make(args.env, **env_kwargs)
-    agent = make_agent(args.agent, **agent_kwargs)
+    env = make_env(args.env, env_kwargs)
+    agent = make_agent(args.agent, agent_kwargs)
     plan = plan_episodes(env, args)
     by_step = all(steps for *_, steps in plan)  # else the bar counts episodes
     total = sum(steps for *_, steps in plan) if by_step else len(plan)
