@@ -16,8 +16,10 @@ AGENT_HELP = "no-memory | store-all | mem0-like | oracle | llm | pkg.mod:factory
 AGENT_FLAGS = {"model": "--model", "backend": "--backend"}  # agent keyword <- flag
 
 
-def json_object(text: str, flag: str) -> dict[str, Any]:
-    """Parse a flag's JSON-object value, with an error that names the flag."""
+def json_object(text: str | None, flag: str) -> dict[str, Any]:
+    """Parse a flag's JSON-object value (None: not given, ``{}``), with an error that names the flag."""
+    if text is None:
+        return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -27,23 +29,24 @@ def json_object(text: str, flag: str) -> dict[str, Any]:
     return value
 
 
-def add_env_agent_flags(parser: argparse.ArgumentParser, *, env: str | None, agent: str | None) -> None:
+def add_env_agent_flags(
+    parser: argparse.ArgumentParser, *, env: str | None, agent: str | None, env_help: str = "environment id"
+) -> None:
     """The flags that choose and configure the environment and the agent (``env`` / ``agent``: defaults; an
     ``agent`` of None makes ``--agent`` required)."""
-    env_help = f"environment id (default: {env})" if env else "environment id"
-    parser.add_argument("--env", default=env, help=env_help)
+    parser.add_argument("--env", default=env, help=f"{env_help} (default: {env})" if env else env_help)
     parser.add_argument("--agent", default=agent, required=agent is None, help=AGENT_HELP)
     parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
     parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
-    parser.add_argument("--agent-kwargs", default="{}", help="JSON object of extra agent factory arguments")
+    parser.add_argument("--agent-kwargs", default=None, help="JSON object of extra agent factory arguments")
     parser.add_argument(
         "--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's own, e.g. recall "
         "for LoCoMo, rule for Synthetic)"
     )
-    parser.add_argument("--scorer-kwargs", default="{}", help="JSON object of scorer arguments, e.g. '{\"top_k\": 5}'")
+    parser.add_argument("--scorer-kwargs", default=None, help="JSON object of scorer arguments, e.g. '{\"top_k\": 5}'")
     parser.add_argument("--max-sessions", type=int, default=None, help="cap on sessions per episode (env default)")
     parser.add_argument("--chunks-per-session", type=int, default=None, help="chunks per session (env default)")
-    parser.add_argument("--env-kwargs", default="{}", help="JSON object of extra environment arguments")
+    parser.add_argument("--env-kwargs", default=None, help="JSON object of extra environment arguments")
 
 
 def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
