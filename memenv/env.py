@@ -104,8 +104,9 @@ class MemoryEnv(gym.Env):
 
     ## Forking
     ``clone()`` returns an independent env at the identical state in O(1) of the bank size; ``get_state()`` /
-    ``set_state()`` save and restore it as JSON. Gymnasium wrappers do not forward attributes: call
-    ``env.unwrapped.clone()`` (or ``env.get_wrapper_attr("clone")``) on an env from ``gymnasium.make``.
+    ``set_state()`` save and restore it as JSON. Gymnasium wrappers do not forward attributes, and
+    ``env.unwrapped.clone()`` forks the bare env without them: ``memenv.fork(env)`` forks an env from
+    ``gymnasium.make`` (or the PettingZoo AEC env) with its whole wrapper stack.
 
     ## Arguments
     ``max_sessions`` (None = all), ``chunks_per_session`` (1), ``reward_mode`` ("terminal"), ``compression_coef``

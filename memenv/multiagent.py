@@ -41,6 +41,10 @@ class raw_env(AECEnv):
     ## Episode End
     Termination for both agents when the wrapped env terminates (after the last manager step).
 
+    ## Forking
+    ``memenv.fork(aec)`` copies the whole AEC env (wrappers included) at its current state; ``raw_env.clone()``
+    does the same for the bare adapter. The memory env underneath is forked in O(1) of its bank size.
+
     ## Arguments
     ``memory_env``: a ``MemoryEnv`` instance or a registered id (default ``"MemoryR2/Synthetic-v0"``);
     ``render_mode``; any other keyword goes to ``gymnasium.make`` with the id.
@@ -106,6 +110,13 @@ class raw_env(AECEnv):
         self._accumulate_rewards()
         if self.render_mode == "human":
             self.render()
+
+    def clone(self) -> "raw_env":
+        """An independent AEC env at the identical state (rewards, agent selection, the memory env's bank and
+        position); see :func:`memenv.wrappers.fork`, which also forks the wrappers of :func:`env`."""
+        from memenv.wrappers import fork
+
+        return fork(self)
 
     def render(self) -> str | None:
         return self.core.render()

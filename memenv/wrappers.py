@@ -1,10 +1,13 @@
-"""Gymnasium wrappers for memory envs: :class:`RecordTrajectory` writes every step of every episode as JSON lines.
+"""Wrapped memory envs: :func:`fork` copies a whole wrapper stack (Gymnasium or PettingZoo) at its current state,
+and :class:`RecordTrajectory` writes every step of every episode as JSON lines.
 
-``memr2 eval --save-trajectories FILE.jsonl`` uses it; it works on any env from ``gymnasium.make``.
+``memr2 eval --save-trajectories FILE.jsonl`` uses :class:`RecordTrajectory`; both work on any env from
+``gymnasium.make`` and on :func:`memenv.multiagent.env`.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import IO, Any
 
@@ -12,6 +15,48 @@ import gymnasium as gym
 from pydantic import BaseModel
 
 from memenv.actions import ParseError, coerce_action
+from memenv.env import MemoryEnv
+
+
+def _core(env: Any) -> MemoryEnv:
+    """The :class:`MemoryEnv` at the bottom of a Gymnasium or PettingZoo wrapper stack."""
+    if isinstance(env, MemoryEnv):
+        return env
+    bottom = getattr(env, "unwrapped", None)
+    for candidate in (bottom, getattr(bottom, "core", None)):  # gymnasium; memenv.multiagent.raw_env
+        if isinstance(candidate, MemoryEnv):
+            return candidate
+    raise TypeError(f"fork needs a memenv env, a Gymnasium wrapper of one or memenv.multiagent's AEC env, "
+                    f"got {type(env).__name__}")
+
+
+def fork(env: Any) -> Any:
+    """An independent copy of ``env`` at its current state, wrappers included.
+
+    ``env.unwrapped.clone()`` forks only the bare env: ``gymnasium.make``'s wrappers (order enforcing, the env
+    checker, a time limit) and your own are gone. ``fork`` keeps them: the memory env at the bottom is forked
+    with :meth:`MemoryEnv.clone` (O(1) in bank size), and every wrapper above it is deep-copied around the clone,
+    so wrapper state (a ``TimeLimit`` step count, ``RecordEpisodeStatistics`` sums, the AEC env's rewards and
+    agent selection) continues from where the original is, independently of it. Spaces are shared, as
+    ``clone`` shares them. A wrapper holding something that cannot be copied (an open file) raises
+    ``TypeError``.
+
+    >>> import gymnasium as gym, memenv
+    >>> env = gym.wrappers.TimeLimit(gym.make("MemoryR2/Synthetic-v0", max_sessions=2), max_episode_steps=3)
+    >>> _ = env.reset(seed=0)
+    >>> child = fork(env)
+    >>> type(child).__name__, child.unwrapped is not env.unwrapped, child.unwrapped.bank is env.unwrapped.bank
+    ('TimeLimit', True, True)
+    """
+    core = _core(env)
+    if env is core:
+        return core.clone()
+    memo: dict[int, Any] = {id(core): core.clone()}
+    memo.update({id(space): space for space in (core.observation_space, core.action_space)})
+    try:
+        return copy.deepcopy(env, memo)
+    except TypeError as exc:
+        raise TypeError(f"cannot fork {env}: a wrapper holds something that cannot be copied ({exc})") from exc
 
 
 def _jsonable(action: Any) -> Any:
