@@ -1,8 +1,10 @@
 """Leaderboard tables and plots, generated from run-result files (never typed by hand).
 
-``build_leaderboard(results_dir)`` reads every ``*.json`` result, and renders markdown: one table of eval runs per
-environment (overall score, per-category means by name, evidence metrics, memory size) and one table of training
-runs (initial vs final validation score). ``plot_curves`` draws the training curves with matplotlib.
+:func:`load_results` reads every ``*.json`` result and :func:`render_markdown` renders one table of eval runs per
+protocol (overall score, per-category means by name, evidence metrics, memory size; rows of one table are
+comparable), one table per environment of runs without a protocol (not comparable with each other), and one table
+of training runs (initial vs final validation score). ``plot_curves`` draws the training curves with matplotlib.
+docs/leaderboard.md says how to add a row.
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def _agent_label(result: RunResult) -> str:
+    """The row's name: ``display_name`` if the run set one, else the agent (and its model)."""
+    if result.display_name:
+        return result.display_name
     return f"{result.agent} ({result.model})" if result.model else result.agent
 
 
 def eval_table(results: Sequence[RunResult]) -> str:
-    """A markdown table of eval runs of one environment, best score first."""
+    """A markdown table of eval runs, best score first; privileged runs (gold information) are marked."""
     categories = sorted({name for r in results for name in r.metrics.per_category})
-    header = ["agent", "env kwargs", "scorer", "score", *categories, "evidence recall", "M-Fail", "entries", "tokens", "invalid",
-              "wall s", "commit"]
+    header = ["agent", "privileged", "env kwargs", "scorer", "score", *categories, "evidence recall", "M-Fail",
+              "entries", "tokens", "invalid", "wall s", "commit"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in sorted(results, key=lambda r: -r.metrics.score):
         per_category = [
@@ -48,9 +53,9 @@ def eval_table(results: Sequence[RunResult]) -> str:
             for c in categories
         ]
         kwargs = ", ".join(f"{k}={v}" for k, v in sorted(r.env_kwargs.items()) if k != "scorer") or "-"
-        row = [_agent_label(r), kwargs, r.scorer, f"**{_fmt(r.metrics.score)}**", *per_category,
-               _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries), str(r.memory.tokens),
-               str(r.invalid_actions), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
+        row = [_agent_label(r), "yes" if r.privileged else "no", kwargs, r.scorer, f"**{_fmt(r.metrics.score)}**",
+               *per_category, _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries),
+               str(r.memory.tokens), str(r.invalid_actions), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -70,15 +75,29 @@ def train_table(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def _protocol_heading(name: str) -> str:
+    from memr2.protocols import PROTOCOLS
+
+    protocol = PROTOCOLS.get(name)
+    if protocol is None:
+        return f"### Protocol `{name}` (no longer defined in this version)"
+    return f"### Protocol `{name}`: {protocol.summary()}\n\n{protocol.description}"
+
+
 def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) -> str:
     """All tables (and a link to the curves plot) as one markdown fragment."""
     if not results:
         return "_No result files yet: run `memr2 eval` or `memr2 train` and copy the JSON into leaderboards/results/._"
+    note = "Per-category cells are mean (questions); memory is summed over episodes."
+    evals = [r for r in results if r.kind == "eval"]
     parts = []
-    for env_id in sorted({r.env_id for r in results if r.kind == "eval"}):
-        subset = [r for r in results if r.kind == "eval" and r.env_id == env_id]
-        parts.append(f"### {env_id} (eval)\n\nPer-category cells are mean (questions); memory is summed over "
-                     f"episodes.\n\n{eval_table(subset)}")
+    for name in sorted({r.protocol for r in evals if r.protocol}):
+        subset = [r for r in evals if r.protocol == name]
+        parts.append(f"{_protocol_heading(name)} {note}\n\n{eval_table(subset)}")
+    for env_id in sorted({r.env_id for r in evals if not r.protocol}):
+        subset = [r for r in evals if not r.protocol and r.env_id == env_id]
+        parts.append(f"### {env_id}: runs without a protocol\n\nEach row has its own settings (see env kwargs); they "
+                     f"are not comparable with each other or with the protocol tables. {note}\n\n{eval_table(subset)}")
     trained = [r for r in results if r.kind == "train"]
     if trained:
         parts.append(f"### Training runs\n\n{train_table(trained)}")

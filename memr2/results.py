@@ -84,6 +84,7 @@ class RunResult(BaseModel):
     protocol: str | None = Field(None, description="the named protocol it ran (memr2.protocols), or None")
     versions: dict[str, str] = Field(default_factory=dict, description="versions of the packages that matter")
     privileged: bool = Field(False, description="the agent could read gold actions or gold observations")
+    display_name: str | None = Field(None, description="the agent's name on the leaderboard (default: agent)")
     episodes: list[EpisodeSummary] = Field(default_factory=list)
     records: list[dict[str, Any]] = Field(default_factory=list, description="per-question QARecord dicts")
     # training only

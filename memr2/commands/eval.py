@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-dir", default="runs", help="where the result JSON goes (default: %(default)s)")
     parser.add_argument("--run-name", default="", help="file name stem, replacing a file of that name (default: "
                         "{env}__{agent}__{seed}__{time}, made unique with -2, -3, ...)")
+    parser.add_argument("--display-name", default=None, help="the agent's name on the leaderboard (default: --agent)")
     parser.add_argument("--save-trajectories", default=None, metavar="FILE.jsonl",
                         help="write every step (role, view, raw and parsed action, error, reward) as JSON lines")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -158,6 +159,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
         protocol=protocol.name if protocol else None,
         versions=package_versions(),
         privileged=is_privileged(args.agent, env_kwargs),
+        display_name=args.display_name,
         episodes=episodes,
         records=records,
     )
