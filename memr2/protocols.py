@@ -83,6 +83,15 @@ PROTOCOLS = {
             data_sha256=LOCOMO_DEV_SHA256,
         ),
         Protocol(
+            name="locomo-dev-no-dates",
+            description="As locomo-dev, but the recall reader sees memories without their `[date]` prefix, so "
+            "temporal credit must come from what the agent stored (see memenv/data/locomo/PROTOCOL.md).",
+            env_id="MemoryR2/LoCoMo-v0",
+            env_kwargs={"scorer_kwargs": {"date_prefix": False}},
+            scorer="recall",
+            data_sha256=LOCOMO_DEV_SHA256,
+        ),
+        Protocol(
             name="locomo10",
             description="The full official locomo10.json (from `memr2 data locomo`; give it with --data-path or "
             "MEMR2_LOCOMO_PATH), recall scorer.",

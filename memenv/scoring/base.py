@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
 from memenv.objects import load_object
+from memenv.scoring.metrics import evidence_recall
 
 
 class QARecord(BaseModel):
@@ -61,7 +62,8 @@ def make_record(
     details: dict[str, Any] | None = None,
 ) -> QARecord:
     """A :class:`QARecord` with the evidence metrics every scorer reports: evidence recall of the ``retrieved``
-    entries and the evidence turns absent from the whole bank (``in_bank``: :func:`bank_dia_ids`)."""
+    entries (1.0 for a question without evidence, as LoCoMo's evaluation code counts it) and the evidence turns
+    absent from the whole bank (``in_bank``: :func:`bank_dia_ids`)."""
     needed, missing = evidence_counts(question, in_bank)
     retrieved_dia = {dia_id for entry in retrieved for dia_id in entry.dia_ids}
     return QARecord(
@@ -72,7 +74,7 @@ def make_record(
         score=score,
         prediction=prediction,
         retrieved=[entry.memory_id for entry in retrieved],
-        evidence_recall=len(set(question.evidence) & retrieved_dia) / needed if needed else None,
+        evidence_recall=evidence_recall(question.evidence, retrieved_dia),
         evidence_needed=needed,
         evidence_missing=missing,
         details=details or {},
