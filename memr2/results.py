@@ -138,10 +138,11 @@ def _slug(text: str) -> str:
 
 
 def default_run_name(result: RunResult) -> str:
-    """CleanRL-style ``{env}__{agent}__{seed}__{utc time}``."""
+    """CleanRL-style ``{env}__{agent}__{seed}__{utc time}`` (an agent given by file path: without its folders)."""
     seed = result.seeds[0] if result.seeds else "na"
     stamp = result.created_at.replace(":", "").replace("-", "").split("+")[0]
-    return "__".join(_slug(part) for part in (result.env_id, result.agent, str(seed), stamp))
+    agent = result.agent.replace(os.sep, "/").rpartition("/")[2]
+    return "__".join(_slug(part) for part in (result.env_id, agent, str(seed), stamp))
 
 
 def write_result(result: RunResult, output_dir: str | os.PathLike[str]) -> Path:

@@ -72,6 +72,8 @@ class ListProtocols(argparse.Action):
 
 def resolve_run(args: argparse.Namespace) -> tuple[Protocol | None, dict[str, Any]]:
     """The protocol (if any) and the environment arguments; fills ``args.env`` / ``seed`` / ``episodes``."""
+    if args.episodes is not None and args.episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     env_kwargs = env_kwargs_from(args)
     if args.data_path is not None:
         env_kwargs.setdefault("data_path", args.data_path)
