@@ -8,6 +8,7 @@ from memenv.actions import ExtractAction, ManageAction, ParseError, parse_action
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.env import EnvState, MemoryEnv
 from memenv.registration import register_envs
+from memenv.wrappers import fork
 
 register_envs()
 
@@ -20,5 +21,6 @@ __all__ = [
     "MemoryEntry",
     "MemoryEnv",
     "ParseError",
+    "fork",
     "parse_action",
 ]

@@ -46,7 +46,15 @@ class MemoryEntry(BaseModel):
     @property
     def text(self) -> str:
         """What an answerer sees: date, speaker and content (so temporal answers are reachable)."""
-        prefix = f"[{self.date}] " if self.date else ""
+        return self.render()
+
+    def render(self, *, date: bool = True) -> str:
+        """``[date] speaker: content``; ``date=False`` leaves out the session-date prefix.
+
+        >>> MemoryEntry(memory_id="m1", content="moved to Rome", speaker="Ann", date="2 June, 2023").render(date=False)
+        'Ann: moved to Rome'
+        """
+        prefix = f"[{self.date}] " if self.date and date else ""
         who = f"{self.speaker}: " if self.speaker else ""
         return f"{prefix}{who}{self.content}"
 

@@ -105,8 +105,9 @@ class MemoryEnv(gym.Env):
 
     ## Forking
     ``clone()`` returns an independent env at the identical state in O(1) of the bank size; ``get_state()`` /
-    ``set_state()`` save and restore it as JSON. Gymnasium wrappers do not forward attributes: call
-    ``env.unwrapped.clone()`` (or ``env.get_wrapper_attr("clone")``) on an env from ``gymnasium.make``.
+    ``set_state()`` save and restore it as JSON. Gymnasium wrappers do not forward attributes, and
+    ``env.unwrapped.clone()`` forks the bare env without them: ``memenv.fork(env)`` forks an env from
+    ``gymnasium.make`` (or the PettingZoo AEC env) with its whole wrapper stack.
 
     ## Arguments
     ``max_sessions`` (None = all), ``chunks_per_session`` (1), ``reward_mode`` ("terminal"), ``compression_coef``
@@ -117,6 +118,8 @@ class MemoryEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    reset_options: tuple[str, ...] = ()
+    """The keys ``reset(options=...)`` accepts (each subclass names its own); any other key is a ``ValueError``."""
 
     def __init__(
         self,
@@ -262,6 +265,10 @@ class MemoryEnv(gym.Env):
 
     # -- gymnasium API ----------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        unknown = sorted(set(options or {}) - set(self.reset_options))
+        if unknown:
+            accepted = list(self.reset_options)
+            raise ValueError(f"unknown reset option(s) {unknown}; {type(self).__name__} accepts {accepted}")
         super().reset(seed=seed)
         conversation = self._select_conversation(dict(options or {})).truncated(self.max_sessions)
         if not conversation.sessions:

@@ -12,6 +12,7 @@ a PettingZoo agent so that multi-agent code (separate policies, per-agent reward
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -39,6 +40,10 @@ class raw_env(AECEnv):
 
     ## Episode End
     Termination for both agents when the wrapped env terminates (after the last manager step).
+
+    ## Forking
+    ``memenv.fork(aec)`` copies the whole AEC env (wrappers included) at its current state; ``raw_env.clone()``
+    does the same for the bare adapter. The memory env underneath is forked in O(1) of its bank size.
 
     ## Arguments
     ``memory_env``: a ``MemoryEnv`` instance or a registered id (default ``"MemoryR2/Synthetic-v0"``);
@@ -71,6 +76,12 @@ class raw_env(AECEnv):
         return self._observation
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        """As the Gymnasium env's ``reset``, except that unknown ``options`` keys are dropped with a warning
+        instead of raising: PettingZoo's ``api_test`` passes an arbitrary key to check that ``options`` exists."""
+        unknown = sorted(set(options or {}) - set(self.core.reset_options))
+        if unknown:
+            warnings.warn(f"ignoring unknown reset option(s) {unknown}; accepted: {list(self.core.reset_options)}")
+            options = {k: v for k, v in options.items() if k not in unknown}
         self._observation, info = self.core.reset(seed=seed, options=options)
         self.agents = list(self.possible_agents)
         self.rewards = {agent: 0.0 for agent in self.agents}
@@ -99,6 +110,13 @@ class raw_env(AECEnv):
         self._accumulate_rewards()
         if self.render_mode == "human":
             self.render()
+
+    def clone(self) -> "raw_env":
+        """An independent AEC env at the identical state (rewards, agent selection, the memory env's bank and
+        position); see :func:`memenv.wrappers.fork`, which also forks the wrappers of :func:`env`."""
+        from memenv.wrappers import fork
+
+        return fork(self)
 
     def render(self) -> str | None:
         return self.core.render()

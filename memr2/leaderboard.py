@@ -1,8 +1,10 @@
 """Leaderboard tables and plots, generated from run-result files (never typed by hand).
 
-``build_leaderboard(results_dir)`` reads every ``*.json`` result, and renders markdown: one table of eval runs per
-environment (overall score, per-category means by name, evidence metrics, memory size) and one table of training
-runs (initial vs final validation score). ``plot_curves`` draws the training curves with matplotlib.
+:func:`load_results` reads every ``*.json`` result and :func:`render_markdown` renders one table of eval runs per
+protocol (overall score, per-category means by name, evidence metrics, memory size; rows of one table are
+comparable), one table per environment of runs without a protocol (not comparable with each other), and one table
+of training runs (initial vs final validation score). ``plot_curves`` draws the training curves with matplotlib.
+docs/leaderboard.md says how to add a row.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from memr2.stats import format_ci
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BASELINES_START, BASELINES_END = ".. baselines:start", ".. baselines:end"
-BASELINE_SEED = 100000  # the held-out seeds of the baseline protocol start here
 
 
 def load_results(results_dir: str | os.PathLike[str]) -> list[RunResult]:
@@ -36,24 +37,24 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def is_privileged(result: RunResult) -> bool:
-    """Whether the run gave its agent privileged information (gold actions or gold observations)."""
+    """Whether the run could read privileged information (gold actions or observations); older result files
+    predate the ``privileged`` field, so their env kwargs are read too."""
     kwargs = result.env_kwargs
-    return bool(kwargs.get("privileged") or kwargs.get("observation_gold"))
+    return bool(result.privileged or kwargs.get("privileged") or kwargs.get("observation_gold"))
 
 
 def _agent_label(result: RunResult) -> str:
-    label = f"{result.agent} ({result.model})" if result.model else result.agent
-    return f"{label} †" if is_privileged(result) else label
-
-
-PRIVILEGED_NOTE = "† privileged: the agent read gold actions or gold observations (a reference, not a competitor)."
+    """The row's name: ``display_name`` if the run set one, else the agent (and its model)."""
+    if result.display_name:
+        return result.display_name
+    return f"{result.agent} ({result.model})" if result.model else result.agent
 
 
 def eval_table(results: Sequence[RunResult]) -> str:
-    """A markdown table of eval runs of one environment, best score first."""
+    """A markdown table of eval runs, shortest horizon first, then best score; privileged runs are marked."""
     categories = sorted({name for r in results for name in r.metrics.per_category})
-    header = ["agent", "env kwargs", "scorer", "episodes", "score", "return", *categories, "evidence recall", "M-Fail",
-              "entries", "tokens", "invalid", "wall s", "commit"]
+    header = ["agent", "privileged", "env kwargs", "scorer", "episodes", "score", "return", *categories,
+              "evidence recall", "M-Fail", "entries", "tokens", "invalid", "wall s", "commit"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in sorted(results, key=lambda r: (r.env_kwargs.get("max_sessions") or 0, -r.metrics.score, r.run_name)):
         per_category = [
@@ -65,7 +66,7 @@ def eval_table(results: Sequence[RunResult]) -> str:
         kwargs = ", ".join(f"{k}={v}" for k, v in sorted(r.env_kwargs.items()) if k not in hidden) or "-"
         episodes = f"{len(r.episodes) or len(r.seeds)} (seeds {_seed_range(r.seeds)})"
         returns = [e.total_reward for e in r.episodes]
-        row = [_agent_label(r), kwargs, r.scorer, episodes, f"**{_fmt(r.metrics.score)}**",
+        row = [_agent_label(r), "yes" if is_privileged(r) else "no", kwargs, r.scorer, episodes, f"**{_fmt(r.metrics.score)}**",
                _fmt(sum(returns) / len(returns)) if returns else "-", *per_category,
                _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries), str(r.memory.tokens),
                str(r.invalid_actions), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
@@ -122,15 +123,29 @@ def train_table(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def _protocol_heading(name: str) -> str:
+    from memr2.protocols import PROTOCOLS
+
+    protocol = PROTOCOLS.get(name)
+    if protocol is None:
+        return f"### Protocol `{name}` (no longer defined in this version)"
+    return f"### Protocol `{name}`: {protocol.summary()}\n\n{protocol.description}"
+
+
 def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) -> str:
     """All tables (and a link to the curves plot) as one markdown fragment."""
     if not results:
         return "_No result files yet: run `memr2 eval` or `memr2 train` and copy the JSON into leaderboards/results/._"
+    note = "Per-category cells are mean (questions); memory is summed over episodes."
+    evals = [r for r in results if r.kind == "eval"]
     parts = []
-    for env_id in sorted({r.env_id for r in results if r.kind == "eval"}):
-        subset = [r for r in results if r.kind == "eval" and r.env_id == env_id]
-        parts.append(f"### {env_id} (eval)\n\nPer-category cells are mean (questions); memory is summed over "
-                     f"episodes. {PRIVILEGED_NOTE}\n\n{eval_table(subset)}")
+    for name in sorted({r.protocol for r in evals if r.protocol}):
+        subset = [r for r in evals if r.protocol == name]
+        parts.append(f"{_protocol_heading(name)} {note}\n\n{eval_table(subset)}")
+    for env_id in sorted({r.env_id for r in evals if not r.protocol}):
+        subset = [r for r in evals if not r.protocol and r.env_id == env_id]
+        parts.append(f"### {env_id}: runs without a protocol\n\nEach row has its own settings (see env kwargs); they "
+                     f"are not comparable with each other or with the protocol tables. {note}\n\n{eval_table(subset)}")
     trained = [r for r in results if r.kind == "train"]
     if trained:
         parts.append(f"### Training runs\n\n{train_table(trained)}")
@@ -174,17 +189,15 @@ def splice(text: str, fragment: str, start: str = START, end: str = END) -> str:
     return f"{head}{start}\n{fragment}\n{indent}{end}{tail}"
 
 
-def baselines_matrix(results: Sequence[RunResult], env_id: str, indent: str = "    ") -> str:
-    """Score of each eval agent at each horizon on the baseline protocol's held-out seeds (from ``BASELINE_SEED``),
-    as a plain-text table for a docstring."""
-    runs = [r for r in results if r.kind == "eval" and r.env_id == env_id and r.seeds and r.seeds[0] == BASELINE_SEED]
-    horizons = sorted({r.env_kwargs.get("max_sessions") for r in runs if r.env_kwargs.get("max_sessions")})
+def baselines_matrix(results: Sequence[RunResult], protocols: Sequence[str], indent: str = "    ") -> str:
+    """Score of each eval agent under each protocol (one column per protocol, e.g. one per horizon), as a
+    plain-text table for a docstring; privileged agents are marked."""
+    runs = [r for r in results if r.kind == "eval" and r.protocol in protocols]
+    cell = {(_agent_label(r), r.protocol): r for r in runs}
     agents = sorted({_agent_label(r) for r in runs}, key=lambda a: -max(r.metrics.score for r in runs if _agent_label(r) == a))
-    cell = {(_agent_label(r), r.env_kwargs.get("max_sessions")): r for r in runs}
-    episodes = sorted({len(r.seeds) for r in runs})
-    lines = [f"score on {'/'.join(map(str, episodes))} held-out seeds from {BASELINE_SEED} (generated by memr2 leaderboard)",
-             f"{'agent':20s}" + "".join(f"{f'{h} sessions':>13s}" for h in horizons)]
+    lines = [f"{'agent':32s}" + "".join(f"{name:>18s}" for name in protocols)]
     for agent in agents:
-        lines.append(f"{agent:20s}" + "".join(f"{_fmt(cell[(agent, h)].metrics.score) if (agent, h) in cell else '-':>13s}"
-                                              for h in horizons))
+        privileged = any(is_privileged(r) for r in runs if _agent_label(r) == agent)
+        scores = [_fmt(cell[(agent, name)].metrics.score) if (agent, name) in cell else "-" for name in protocols]
+        lines.append(f"{agent + (' (privileged)' if privileged else ''):32s}" + "".join(f"{x:>18s}" for x in scores))
     return "\n".join(indent + line for line in lines)

@@ -6,7 +6,10 @@ same folder, then ``os.replace``), so a reader never sees half a file.
 
 from __future__ import annotations
 
+import importlib.metadata
+import itertools
 import os
+import platform
 import re
 import subprocess
 import uuid
@@ -77,6 +80,11 @@ class RunResult(BaseModel):
     wall_time_s: float = Field(ge=0)
     version: str
     commit: str | None = None
+    command: str | None = Field(None, description="the exact command line that produced this file")
+    protocol: str | None = Field(None, description="the named protocol it ran (memr2.protocols), or None")
+    versions: dict[str, str] = Field(default_factory=dict, description="versions of the packages that matter")
+    privileged: bool = Field(False, description="the agent could read gold actions or gold observations")
+    display_name: str | None = Field(None, description="the agent's name on the leaderboard (default: agent)")
     episodes: list[EpisodeSummary] = Field(default_factory=list)
     records: list[dict[str, Any]] = Field(default_factory=list, description="per-question QARecord dicts")
     # training only
@@ -101,34 +109,73 @@ def git_commit(path: str | os.PathLike[str] | None = None) -> str | None:
     return commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
+VERSIONED_PACKAGES = ("memory-r2", "gymnasium", "pettingzoo", "pydantic", "numpy", "torch", "transformers", "vllm")
+PRIVILEGED_ENV_KWARGS = ("observation_gold", "privileged")
+PRIVILEGED_AGENTS = ("oracle",)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of :data:`VERSIONED_PACKAGES` (those not installed are left out) and of Python."""
+    found = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def is_privileged(agent: str, env_kwargs: dict[str, Any]) -> bool:
+    """Whether a run could read privileged information: an env built with ``observation_gold=True`` or
+    ``privileged=True``, or the oracle agent (which plays the gold actions).
+
+    >>> is_privileged("store-all", {"observation_gold": True}), is_privileged("mem0-like", {})
+    (True, False)
+    """
+    return agent in PRIVILEGED_AGENTS or any(env_kwargs.get(key) is True for key in PRIVILEGED_ENV_KWARGS)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
 
 
 def default_run_name(result: RunResult) -> str:
-    """CleanRL-style ``{env}__{agent}__{seed}__{utc time}``."""
+    """CleanRL-style ``{env}__{agent}__{seed}__{utc time}`` (an agent given by file path: without its folders)."""
     seed = result.seeds[0] if result.seeds else "na"
     stamp = result.created_at.replace(":", "").replace("-", "").split("+")[0]
-    return "__".join(_slug(part) for part in (result.env_id, result.agent, str(seed), stamp))
+    agent = result.agent.replace(os.sep, "/").rpartition("/")[2]
+    return "__".join(_slug(part) for part in (result.env_id, agent, str(seed), stamp))
 
 
 def write_result(result: RunResult, output_dir: str | os.PathLike[str]) -> Path:
-    """Write ``result`` atomically as ``<output_dir>/<run_name>.json`` and return the path."""
-    if not result.run_name:
-        result = result.model_copy(update={"run_name": default_run_name(result)})
+    """Write ``result`` atomically as ``<output_dir>/<run_name>.json`` and return the path.
+
+    An explicit ``run_name`` replaces a file of that name. A default name (:func:`default_run_name`) never
+    replaces one: the file is created exclusively, with ``-2``, ``-3``, ... appended while the name is taken, so
+    concurrent runs into one folder all keep their results.
+    """
     directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{_slug(result.run_name)}.json"
-    tmp = directory / f".{target.name}.{uuid.uuid4().hex}.tmp"  # same folder, so os.replace is atomic
-    try:
-        with tmp.open("x", encoding="utf-8") as handle:  # "x" honours the umask, unlike mkstemp's 0600
-            handle.write(result.model_dump_json(indent=2))
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    explicit = bool(result.run_name)
+    stem = _slug(result.run_name or default_run_name(result))
+    for attempt in itertools.count(1):
+        name = stem if attempt == 1 else f"{stem}-{attempt}"
+        target = directory / f"{name}.json"
+        tmp = directory / f".{target.name}.{uuid.uuid4().hex}.tmp"  # same folder, so the rename / link is atomic
+        try:
+            with tmp.open("x", encoding="utf-8") as handle:  # "x" honours the umask, unlike mkstemp's 0600
+                handle.write(result.model_copy(update={"run_name": name}).model_dump_json(indent=2))
+                handle.write("\n")
+            if explicit:
+                os.replace(tmp, target)
+                return target
+            try:
+                os.link(tmp, target)  # fails if the name exists: an exclusive, complete create
+                return target
+            except FileExistsError:
+                continue
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def read_result(path: str | os.PathLike[str]) -> RunResult:

@@ -159,7 +159,7 @@ manager_op = st.one_of(
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(manager_op, min_size=1, max_size=12))
 def test_a_manager_step_applies_its_operations_as_op_by_op_would(operations):
-    env = SyntheticEnv(max_sessions=2)
+    env = SyntheticEnv(max_sessions=2, privileged=True)
     _, info = env.reset(seed=3)
     _, _, _, _, info = env.step(info["gold"])
     _, _, _, _, info = env.step(info["gold"])  # a bank with the first session's memories

@@ -87,3 +87,14 @@ def test_committed_leaderboard_regenerates_byte_for_byte(tmp_path, monkeypatch):
     assert main(["leaderboard"]) == 0
     for name in ("README.md", "leaderboards/README.md", "memenv/envs/synthetic.py"):
         assert (tmp_path / name).read_bytes() == (repo / name).read_bytes(), name
+
+
+def test_rows_are_grouped_by_protocol_with_display_names_and_privilege_marked(tmp_path):
+    write_result(_result("my_agent.py:make", 0.7, protocol="synthetic-v0-32", display_name="KeepStatements"), tmp_path)
+    write_result(_result("oracle", 1.0, protocol="synthetic-v0-32", privileged=True), tmp_path)
+    write_result(_result("store-all", 0.9, env_kwargs={"max_sessions": 8}), tmp_path)  # no protocol
+    markdown = render_markdown(load_results(tmp_path))
+    protocol_part, ad_hoc = markdown.split("runs without a protocol")
+    assert protocol_part.startswith("### Protocol `synthetic-v0-32`: MemoryR2/Synthetic-v0: 5 episodes from seed 100000")
+    assert "| KeepStatements | no |" in protocol_part and "| oracle | yes |" in protocol_part
+    assert "store-all" not in protocol_part and "| store-all | no | max_sessions=8 |" in ad_hoc

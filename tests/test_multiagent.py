@@ -70,3 +70,12 @@ def test_an_env_instance_can_be_wrapped_but_not_with_make_kwargs():
     assert raw_env(core).core is core
     with pytest.raises(TypeError, match="gymnasium.make"):
         raw_env(core, max_sessions=2)
+
+
+def test_aec_reset_drops_unknown_options_with_a_warning_and_keeps_known_ones():
+    aec = env("MemoryR2/Synthetic-v0", max_sessions=1)
+    with pytest.warns(UserWarning, match=r"ignoring unknown reset option\(s\) \['bogus'\]"):
+        aec.reset(seed=0, options={"bogus": 1, "conversation_seed": 5})
+    first = aec.observe("extractor")["text"]
+    aec.reset(seed=1, options={"conversation_seed": 5})
+    assert aec.observe("extractor")["text"] == first  # conversation_seed still chose the episode

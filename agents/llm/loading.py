@@ -173,6 +173,35 @@ def tiny_tokenizer():
     return smollm2_tokenizer() if smollm2_gguf_path() is not None else byte_tokenizer()
 
 
+def local_model_source(name: str) -> str:
+    """``name`` if it is a local model directory or a Hugging Face id already in the hub cache, else a
+    :class:`ModelNotFoundError` that names the cache and ``HF_HUB_OFFLINE``.
+
+    memr2 never downloads a model at run time, so this check replaces transformers' network retries (about a
+    minute on a machine without access to the hub) with an immediate, actionable error.
+    """
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        cached = try_to_load_from_cache(name, "config.json")
+    except HFValidationError:
+        raise ModelNotFoundError(
+            f"model {name!r} is neither a local directory nor a Hugging Face id ('org/name'); "
+            "use tiny, smollm2, a model directory or a .gguf file"
+        ) from None
+    if isinstance(cached, str):
+        return name
+    offline = os.environ.get("HF_HUB_OFFLINE") or "unset"
+    raise ModelNotFoundError(
+        f"model {name!r} is not in the Hugging Face cache {constants.HF_HUB_CACHE} and memr2 never downloads "
+        f"models (HF_HUB_OFFLINE={offline}): download it "
+        f"where the hub is reachable (`hf download {name}`; HF_HOME selects the cache) or pass a local directory"
+    )
+
+
 def load_model(name: str, *, dtype: torch.dtype = torch.float32, device: str | None = None, seed: int = 0):
     """``(model, tokenizer, display_name)`` for ``"tiny"``, ``"smollm2"``, a ``.gguf`` path, a directory or an id."""
     if name == "tiny":
@@ -187,7 +216,7 @@ def load_model(name: str, *, dtype: torch.dtype = torch.float32, device: str | N
                 raise ModelNotFoundError(f"GGUF file not found: {path}")
             source, kwargs, label = path.parent, {"gguf_file": path.name}, path.stem
         else:
-            source, kwargs, label = name, {}, name
+            source, kwargs, label = local_model_source(name), {"local_files_only": True}, name
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
     if tokenizer.pad_token_id is None:

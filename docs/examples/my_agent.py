@@ -1,7 +1,7 @@
 """A third-party memory agent: keeps every first-person statement, merging repeats into the memory it updates.
 
 Evaluate it with:  memr2 eval --env MemoryR2/Synthetic-v0 --agent my_agent:make_agent --episodes 2
-(run from this folder, or put it on PYTHONPATH).
+(run from this folder), or from anywhere with --agent path/to/my_agent.py:make_agent.
 """
 
 

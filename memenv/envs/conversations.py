@@ -13,7 +13,7 @@ class ConversationsEnv(MemoryEnv):
     """:class:`~memenv.env.MemoryEnv` over a fixed list of :class:`~memenv.data.schema.Conversation` s.
 
     ## Starting State
-    ``reset(options={"conversation": id})`` picks a conversation by id; otherwise the ``conversation`` argument
+    ``reset(options={"conversation": id})`` picks a conversation by id (the only reset option); otherwise the ``conversation`` argument
     does; otherwise one is drawn from ``np_random`` (so a seed fixes it).
 
     ## Arguments
@@ -28,6 +28,8 @@ class ConversationsEnv(MemoryEnv):
     >>> info["role"], info["view"]["turns"][0]["text"]
     ('extractor', 'I live in Oslo.')
     """
+
+    reset_options = ("conversation",)
 
     def __init__(self, conversations: Sequence[Conversation], *, conversation: str | None = None, **kwargs: Any):
         self.conversations = tuple(conversations)

@@ -52,7 +52,7 @@ class LoCoMoEnv(ConversationsEnv):
     ``max_sessions``, ``chunks_per_session``, ``include_adversarial`` (False), ``dedupe`` (False: keep duplicate
     questions, as published counts do), ``observation_gold`` (False: no ``info["gold"]``), ``scorer`` and every
     other :class:`~memenv.env.MemoryEnv` argument.
-    Fork with ``env.unwrapped.clone()`` (Gymnasium wrappers do not forward it).
+    Fork with ``memenv.fork(env)`` (wrappers included) or ``env.unwrapped.clone()`` (the bare env).
 
     >>> import gymnasium as gym, memenv
     >>> env = gym.make("MemoryR2/LoCoMo-v0", max_sessions=2)

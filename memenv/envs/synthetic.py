@@ -90,6 +90,8 @@ class SyntheticEnv(MemoryEnv):
     * v0 (unchanged dynamics and rewards): gold actions became opt-in (``privileged=True``).
     """
 
+    reset_options = ("conversation_seed",)
+
     def __init__(
         self,
         *,

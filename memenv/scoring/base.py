@@ -6,7 +6,6 @@ Scorers are chosen by name with :func:`make_scorer` -- ``recall`` (default, dete
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -14,6 +13,8 @@ from pydantic import BaseModel, Field
 
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
+from memenv.objects import load_object
+from memenv.scoring.metrics import evidence_recall
 
 
 class QARecord(BaseModel):
@@ -61,7 +62,8 @@ def make_record(
     details: dict[str, Any] | None = None,
 ) -> QARecord:
     """A :class:`QARecord` with the evidence metrics every scorer reports: evidence recall of the ``retrieved``
-    entries and the evidence turns absent from the whole bank (``in_bank``: :func:`bank_dia_ids`)."""
+    entries (1.0 for a question without evidence, as LoCoMo's evaluation code counts it) and the evidence turns
+    absent from the whole bank (``in_bank``: :func:`bank_dia_ids`)."""
     needed, missing = evidence_counts(question, in_bank)
     retrieved_dia = {dia_id for entry in retrieved for dia_id in entry.dia_ids}
     return QARecord(
@@ -72,7 +74,7 @@ def make_record(
         score=score,
         prediction=prediction,
         retrieved=[entry.memory_id for entry in retrieved],
-        evidence_recall=len(set(question.evidence) & retrieved_dia) / needed if needed else None,
+        evidence_recall=evidence_recall(question.evidence, retrieved_dia),
         evidence_needed=needed,
         evidence_missing=missing,
         details=details or {},
@@ -115,7 +117,8 @@ SCORERS = {
 
 
 def make_scorer(scorer: str | QAScorer, **kwargs: Any) -> QAScorer:
-    """A scorer by name (``recall``, ``rule``, ``llm``, or ``package.module:Class``), or ``scorer`` itself."""
+    """A scorer by name (``recall``, ``rule``, ``llm``, ``package.module:Class`` or ``path/to/file.py:Class``),
+    or ``scorer`` itself."""
     if not isinstance(scorer, str):
         if not isinstance(scorer, QAScorer):
             raise TypeError(f"scorer must be a name or have .name and .score(questions, bank); got {scorer!r}")
@@ -123,5 +126,4 @@ def make_scorer(scorer: str | QAScorer, **kwargs: Any) -> QAScorer:
     target = SCORERS.get(scorer, scorer)
     if ":" not in target:
         raise ValueError(f"unknown scorer {scorer!r}; choose one of {sorted(SCORERS)} or 'package.module:Class'")
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)(**kwargs)
+    return load_object(target, "Class")(**kwargs)

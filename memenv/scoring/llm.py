@@ -12,7 +12,6 @@ memories again costs nothing.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 from collections.abc import Sequence
@@ -21,9 +20,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
+from memenv.objects import load_object
 from memenv.retrieval import bm25_scores
 from memenv.scoring.base import QARecord, bank_dia_ids, make_record
-from memenv.scoring.metrics import bleu1, f1_score, locomo_f1
+from memenv.scoring.metrics import bleu1, category_gold, f1_score, locomo_f1
 
 ANSWER_PROMPT = """Answer the question using only the memories below, taken from a long conversation.
 Answer with a short phrase (a name, a place, a date or a few words). If the memories do not say, answer: Not mentioned.
@@ -57,8 +57,7 @@ def _load(spec: Any, kwargs: dict[str, Any] | None) -> Answerer | None:
     if spec is None or isinstance(spec, Answerer):
         return spec
     if isinstance(spec, str) and ":" in spec:
-        module_name, _, attr = spec.partition(":")
-        return getattr(importlib.import_module(module_name), attr)(**(kwargs or {}))
+        return load_object(spec)(**(kwargs or {}))
     raise TypeError(f"expected an answerer (name + answer(prompts)) or 'package.module:factory', got {spec!r}")
 
 
@@ -210,9 +209,10 @@ class LLMScorer:
         for question, groups, prediction, verdict in zip(questions, retrieved, predictions, verdicts):
             if question.category_id in (1, 2, 3, 4, 5):
                 f1 = locomo_f1(prediction, question.answer, question.category_id)
+                gold = category_gold(question.answer, question.category_id)  # BLEU-1 on the gold F1 uses
             else:
-                f1 = f1_score(prediction, question.answer)
-            details = {"f1": f1, "bleu1": bleu1(prediction, question.answer), "judge": verdict}
+                f1, gold = f1_score(prediction, question.answer), question.answer
+            details = {"f1": f1, "bleu1": bleu1(prediction, gold), "judge": verdict}
             entries = [entry for group in groups.values() for entry in group]
             score = details[self.metric]
             records.append(make_record(question, score, entries, in_bank, prediction=prediction, details=details))

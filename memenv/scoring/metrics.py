@@ -92,6 +92,16 @@ def is_abstention(pred: object) -> bool:
     return any(phrase in lowered for phrase in _ABSTENTIONS)
 
 
+def category_gold(gold: object, category_id: int) -> str:
+    """The gold text a LoCoMo category is scored against: open-domain (3) keeps the text before the first ``;``.
+
+    >>> category_gold("Sweden; she moved from there", 3), category_gold(" 2022 ", 2)
+    ('Sweden', '2022')
+    """
+    text = _gold_text(gold)
+    return text.split(";")[0].strip() if category_id == 3 else text
+
+
 def locomo_f1(pred: object, gold: object, category_id: int) -> float:
     """The LoCoMo QA score of one prediction under its category's rule (see the module docstring).
 
@@ -100,9 +110,7 @@ def locomo_f1(pred: object, gold: object, category_id: int) -> float:
     """
     if category_id == 5:
         return 1.0 if is_abstention(pred) else 0.0
-    gold_text = _gold_text(gold)
-    if category_id == 3:
-        gold_text = gold_text.split(";")[0].strip()
+    gold_text = category_gold(gold, category_id)
     if category_id == 1:
         return float(multi_answer_f1(pred, gold_text))
     if category_id in (2, 3, 4):

@@ -1,9 +1,12 @@
 """``recall``: the default scorer. Deterministic, CPU-only, no model.
 
 For each question it retrieves the top-``k`` entries (BM25 over the question) and scores the fraction of the
-normalised gold-answer tokens (LoCoMo normalisation + Porter stems) that occur in them. An entry's text includes
-the date of the session that wrote it, so temporal answers are reachable. Adversarial (unanswerable) questions
-score ``1 - recall`` of the adversarial answer's tokens: memory should not support a plausible wrong answer.
+normalised gold-answer tokens (LoCoMo normalisation + Porter stems) that occur in them. By default the reader sees
+each entry as ``[date] speaker: content``, with the date of the session that wrote it, so temporal answers are
+reachable; on LoCoMo that prefix alone answers most temporal questions, so ``date_prefix=False`` reads entries
+without it (both variants are on the leaderboard; see ``memenv/data/locomo/PROTOCOL.md``). Adversarial
+(unanswerable) questions score ``1 - recall`` of the adversarial answer's tokens: memory should not support a
+plausible wrong answer.
 """
 
 from __future__ import annotations
@@ -31,14 +34,15 @@ def token_recall(gold: str, context_tokens: frozenset[str]) -> float:
 
 
 class RecallScorer:
-    """Answer-token recall of the top-``k`` retrieved memories."""
+    """Answer-token recall of the top-``k`` retrieved memories, read with (default) or without date prefixes."""
 
     name = "recall"
 
-    def __init__(self, top_k: int = 10) -> None:
+    def __init__(self, top_k: int = 10, date_prefix: bool = True) -> None:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         self.top_k = top_k
+        self.date_prefix = date_prefix
 
     def score(self, questions: Sequence[QA], bank: MemoryBank) -> list[QARecord]:
         in_bank = bank_dia_ids(bank)
@@ -46,7 +50,8 @@ class RecallScorer:
         hits = bm25_search_many(bank, [q.question for q in questions], self.top_k)
         for question, found in zip(questions, hits):
             retrieved = [bank.get(memory_id) for memory_id, _ in found]
-            context: frozenset[str] = frozenset().union(*(_token_set(entry.text) for entry in retrieved))
+            read = [entry.render(date=self.date_prefix) for entry in retrieved]
+            context: frozenset[str] = frozenset().union(*map(_token_set, read))
             if question.category == "adversarial":
                 score = 1.0 - token_recall(question.adversarial_answer or "", context)
             else:

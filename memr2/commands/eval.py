@@ -2,73 +2,89 @@
 
 Example::
 
-    memr2 eval --env MemoryR2/LoCoMo-v0 --agent mem0-like --output-dir leaderboards/results
+    memr2 eval --protocol locomo-dev --agent mem0-like --output-dir leaderboards/results
+    memr2 eval --env MemoryR2/Synthetic-v0 --agent my_agent.py:make_agent --save-trajectories steps.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from memr2 import __version__
-from memr2.results import EpisodeSummary, MemoryStats, Metrics, RunResult, git_commit, write_result
-from memr2.commands import json_object
+from memr2.commands import add_env_agent_flags, agent_kwargs_from, env_kwargs_from, make_agent, make_env
+from memr2.protocols import PROTOCOLS, Protocol, apply_protocol, check_data, get_protocol
+from memr2.results import (
+    EpisodeSummary,
+    MemoryStats,
+    Metrics,
+    RunResult,
+    git_commit,
+    is_privileged,
+    package_versions,
+    write_result,
+)
+
+DEFAULT_ENV = "MemoryR2/LoCoMo-v0"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="evaluate an agent on a memory environment and write a result JSON",
-        description="Run an agent through every conversation (or --episodes seeds) and write one result file.",
+        description="Run an agent through every conversation (or --episodes seeds) and write one result file. "
+        "--protocol NAME runs a named leaderboard protocol (--list-protocols shows them).",
     )
-    parser.add_argument("--env", default="MemoryR2/LoCoMo-v0", help="environment id (default: %(default)s)")
-    parser.add_argument(
-        "--agent", required=True, help="no-memory | store-all | mem0-like | oracle | llm | pkg.mod:factory"
-    )
-    parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
-    parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
-    parser.add_argument("--agent-kwargs", default="{}", help="JSON object of extra agent factory arguments")
-    parser.add_argument("--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's own, e.g. recall for LoCoMo, rule for Synthetic)")
-    parser.add_argument("--scorer-kwargs", default="{}", help="JSON object of scorer arguments, e.g. '{\"top_k\": 5}'")
+    env_help = f"environment id (default: the protocol's, else {DEFAULT_ENV})"
+    add_env_agent_flags(parser, env=None, agent=None, env_help=env_help)
+    parser.add_argument("--protocol", default=None, help="a named protocol (env, episodes, seeds, horizon, scorer)")
+    parser.add_argument("--list-protocols", action=ListProtocols, help="print the protocols and exit")
     parser.add_argument("--conversations", nargs="+", default=None, help="conversation ids (default: all)")
     parser.add_argument("--episodes", type=int, default=None, help="episodes for envs without a conversation list")
-    parser.add_argument("--max-sessions", type=int, default=None, help="cap on sessions per conversation")
-    parser.add_argument("--chunks-per-session", type=int, default=None, help="chunks per session (env default)")
     parser.add_argument("--data-path", default=None, help="LoCoMo file (default: $MEMR2_LOCOMO_PATH or dev subset)")
     parser.add_argument("--include-adversarial", action="store_true", help="score LoCoMo's adversarial questions")
-    parser.add_argument("--env-kwargs", default="{}", help="JSON object of extra environment arguments")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed + i")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the first episode (default 0); episode i "
+                        "uses seed + i")
     parser.add_argument("--output-dir", default="runs", help="where the result JSON goes (default: %(default)s)")
-    parser.add_argument("--run-name", default="", help="file name stem (default: {env}__{agent}__{seed}__{time})")
+    parser.add_argument("--run-name", default="", help="file name stem, replacing a file of that name (default: "
+                        "{env}__{agent}__{seed}__{time}, made unique with -2, -3, ...)")
+    parser.add_argument("--display-name", default=None, help="the agent's name on the leaderboard (default: --agent)")
+    parser.add_argument("--save-trajectories", default=None, metavar="FILE.jsonl",
+                        help="write every step (role, view, raw and parsed action, error, reward) as JSON lines")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
 
-def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The environment arguments the flags ask for (only those set, so env defaults stay visible as defaults)."""
-    kwargs: dict[str, Any] = {"scorer": args.scorer} if args.scorer else {}
-    scorer_kwargs = json_object(args.scorer_kwargs, "--scorer-kwargs")
-    if scorer_kwargs:
-        kwargs["scorer_kwargs"] = scorer_kwargs
-    if args.max_sessions is not None:
-        kwargs["max_sessions"] = args.max_sessions
-    if args.chunks_per_session is not None:
-        kwargs["chunks_per_session"] = args.chunks_per_session
+class ListProtocols(argparse.Action):
+    """``--list-protocols``: print every protocol and exit, like ``--version``."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        for protocol in PROTOCOLS.values():
+            print(f"{protocol.name}: {protocol.summary()}\n    {protocol.description}")
+        parser.exit()
+
+
+def resolve_run(args: argparse.Namespace) -> tuple[Protocol | None, dict[str, Any]]:
+    """The protocol (if any) and the environment arguments; fills ``args.env`` / ``seed`` / ``episodes``."""
+    if args.episodes is not None and args.episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+    env_kwargs = env_kwargs_from(args)
     if args.data_path is not None:
-        kwargs["data_path"] = args.data_path
+        env_kwargs.setdefault("data_path", args.data_path)
+    if args.protocol is not None:
+        protocol = get_protocol(args.protocol)
+        return protocol, apply_protocol(args, protocol, env_kwargs)
     if args.include_adversarial:
-        kwargs["include_adversarial"] = True
-    kwargs.update(json_object(args.env_kwargs, "--env-kwargs"))
-    return kwargs
-
-
-def agent_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs = json_object(args.agent_kwargs, "--agent-kwargs")
-    for name in ("model", "backend"):
-        if getattr(args, name) is not None:
-            kwargs[name] = getattr(args, name)
-    return kwargs
+        env_kwargs.setdefault("include_adversarial", True)
+    args.env = args.env or DEFAULT_ENV
+    args.seed = 0 if args.seed is None else args.seed
+    return None, env_kwargs
 
 
 def plan_episodes(env: Any, args: argparse.Namespace) -> list[tuple[int, dict[str, Any], int | None]]:
@@ -87,30 +103,32 @@ def plan_episodes(env: Any, args: argparse.Namespace) -> list[tuple[int, dict[st
     plan = []
     for i, conversation_id in enumerate(ids):
         sessions = len(known[conversation_id].sessions)
-        if args.max_sessions:
-            sessions = min(sessions, args.max_sessions)
+        if core.max_sessions:
+            sessions = min(sessions, core.max_sessions)
         plan.append((args.seed + i, {"conversation": conversation_id}, 2 * sessions * core.chunks_per_session))
     return plan
 
 
-def evaluate(args: argparse.Namespace) -> RunResult:
-    """Run the episodes and build the result (no file written)."""
-    import gymnasium as gym
+def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> RunResult:
+    """Run the episodes and build the result (no file written); every step goes to ``trajectories`` if given."""
     from tqdm import tqdm
 
-    import memenv  # noqa: F401  (registers the env ids)
-    from agents.registry import make_agent
     from agents.rollout import run_episode
     from memenv.registration import privileged_kwargs
     from memenv.scoring.base import QARecord, summarize
+    from memenv.wrappers import RecordTrajectory
 
     start = time.perf_counter()
-    env_kwargs = env_kwargs_from(args)
+    protocol, env_kwargs = resolve_run(args)
     agent_kwargs = agent_kwargs_from(args)
-    agent = make_agent(args.agent, **agent_kwargs)
+    agent = make_agent(args.agent, agent_kwargs)
     if getattr(agent, "privileged", False):  # oracles ask for gold; the result's env_kwargs record it
         env_kwargs = {**privileged_kwargs(args.env), **env_kwargs}
-    env = gym.make(args.env, **env_kwargs)
+    env = make_env(args.env, env_kwargs)
+    if protocol is not None:
+        check_data(protocol, env)
+    if trajectories is not None:
+        env = RecordTrajectory(env, trajectories)
     plan = plan_episodes(env, args)
     by_step = all(steps for *_, steps in plan)  # else the bar counts episodes
     total = sum(steps for *_, steps in plan) if by_step else len(plan)
@@ -142,6 +160,11 @@ def evaluate(args: argparse.Namespace) -> RunResult:
         wall_time_s=time.perf_counter() - start,
         version=__version__,
         commit=git_commit(),
+        command=shlex.join(["memr2", *getattr(args, "argv", ())]) if getattr(args, "argv", None) else None,
+        protocol=protocol.name if protocol else None,
+        versions=package_versions(),
+        privileged=is_privileged(args.agent, env_kwargs),
+        display_name=args.display_name,
         episodes=episodes,
         records=records,
     )
@@ -174,8 +197,13 @@ def print_table(result: RunResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = evaluate(args)
+    if args.save_trajectories:
+        Path(args.save_trajectories).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.save_trajectories, "w", encoding="utf-8") as trajectories:
+            result = evaluate(args, trajectories)
+    else:
+        result = evaluate(args)
     path = write_result(result, args.output_dir)
     print_table(result)
-    print(f"wrote {path}")
+    print(f"wrote {path}" + (f" and {args.save_trajectories}" if args.save_trajectories else ""))
     return 0

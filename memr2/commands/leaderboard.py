@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"updated the results section of {readme}")
     if args.env_docs:
         source = Path(args.env_docs)
-        table = baselines_matrix(results, "MemoryR2/Synthetic-v1")
+        table = baselines_matrix(results, ["synthetic-v1-8", "synthetic-v1-16", "synthetic-v1-32"])
         source.write_text(splice(source.read_text(encoding="utf-8"), table, BASELINES_START, BASELINES_END), encoding="utf-8")
         print(f"updated the Synthetic-v1 baselines in {source}")
     return 0

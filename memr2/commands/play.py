@@ -8,9 +8,8 @@ Example::
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from memr2.commands import json_object
+from memr2.commands import add_env_agent_flags, agent_kwargs_from, env_kwargs_from, make_agent, make_env
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,52 +19,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run an agent through N episodes (episode i uses seed + i) and print score, memory entries, "
         "tokens, invalid actions and wall time per episode. Use `memr2 eval` to write a result file.",
     )
-    parser.add_argument("--env", default="MemoryR2/Synthetic-v0", help="environment id (default: %(default)s)")
-    parser.add_argument(
-        "--agent", default="oracle", help="no-memory | store-all | mem0-like | oracle | llm | pkg.mod:factory"
-    )
+    add_env_agent_flags(parser, env="MemoryR2/Synthetic-v0", agent="oracle")
     parser.add_argument("--episodes", type=int, default=3, help="number of episodes (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: %(default)s)")
-    parser.add_argument("--max-sessions", type=int, default=None, help="sessions per episode (env default)")
-    parser.add_argument("--chunks-per-session", type=int, default=None, help="chunks per session (env default)")
-    parser.add_argument("--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's)")
-    parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
-    parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
-    parser.add_argument("--env-kwargs", default="{}", help="JSON object of extra environment arguments")
-    parser.add_argument("--agent-kwargs", default="{}", help="JSON object of extra agent factory arguments")
     parser.set_defaults(func=run)
 
 
-def _kwargs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(env kwargs, agent kwargs) from the flags that were set."""
-    env_kwargs = {
-        name: getattr(args, name)
-        for name in ("max_sessions", "chunks_per_session", "scorer")
-        if getattr(args, name) is not None
-    }
-    env_kwargs.update(json_object(args.env_kwargs, "--env-kwargs"))
-    agent_kwargs = json_object(args.agent_kwargs, "--agent-kwargs")
-    agent_kwargs.update({name: getattr(args, name) for name in ("model", "backend") if getattr(args, name)})
-    return env_kwargs, agent_kwargs
-
-
 def run(args: argparse.Namespace) -> int:
-    import gymnasium as gym
     from rich.console import Console
     from rich.table import Table
 
-    import memenv  # noqa: F401  (registers the env ids)
-    from agents.registry import make_agent
     from agents.rollout import run_episode
     from memenv.registration import privileged_kwargs
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
-    env_kwargs, agent_kwargs = _kwargs(args)
-    agent = make_agent(args.agent, **agent_kwargs)
+    env_kwargs = env_kwargs_from(args)
+    agent = make_agent(args.agent, agent_kwargs_from(args))
     if getattr(agent, "privileged", False):  # oracles ask for gold
         env_kwargs = {**privileged_kwargs(args.env), **env_kwargs}
-    env = gym.make(args.env, **env_kwargs)
+    env = make_env(args.env, env_kwargs)
     table = Table(title=f"{args.env} / {args.agent}")
     for column in ("episode", "seed", "conversation", "score", "return", "entries", "tokens", "invalid", "wall s"):
         table.add_column(column, justify="left" if column == "conversation" else "right", no_wrap=True)

@@ -1,0 +1,165 @@
+"""Load user-named objects -- ``package.module:attr`` or ``path/to/file.py:attr`` -- with errors that say what to fix.
+
+One loader for every place that takes a third-party object by name: agents (``memr2 eval --agent``), scorers
+(``scorer="pkg.mod:Class"``) and the LLM scorer's answerer and judge. It imports nothing heavy (memenv must stay
+importable without torch).
+
+* ``package.module:attr`` is imported as Python would, and, when the top-level module is not installed, from the
+  current working directory too -- so ``memr2 eval --agent my_agent:make_agent`` finds ``./my_agent.py`` exactly
+  as ``python -m`` would, although console scripts do not put the working directory on ``sys.path``. The
+  directory is searched after the installed packages, so a local file never shadows an installed module.
+* ``path/to/file.py:attr`` (any target whose module part ends in ``.py``) loads that file as a module named after
+  it; its folder goes on ``sys.path`` so that the file can import its neighbours.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+class LoadError(ValueError):
+    """A ``module:attr`` target cannot be resolved; the message names the target and what was wrong."""
+
+
+def split_target(target: str, what: str = "factory") -> tuple[str, str]:
+    """``(module or file, attribute)`` of ``target``; ``what`` names the attribute in the error.
+
+    >>> split_target("my_agent:make_agent")
+    ('my_agent', 'make_agent')
+    >>> split_target("agents/custom.py:Agent")
+    ('agents/custom.py', 'Agent')
+    """
+    # rpartition: a Windows drive letter ("C:\\x.py:f") keeps its colon in the path part
+    module, sep, attr = target.rpartition(":")
+    if not sep or not module or not attr.isidentifier():
+        raise LoadError(f"expected 'package.module:{what}' or 'path/to/file.py:{what}', got {target!r}")
+    return module, attr
+
+
+def _import_from_file(path_text: str) -> ModuleType:
+    path = Path(path_text).expanduser().resolve()
+    if not path.is_file():
+        raise LoadError(f"no such file: {path_text!r} (resolved to {path})")
+    name = path.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        if Path(getattr(loaded, "__file__", "") or "").resolve() == path:
+            return loaded
+        raise LoadError(f"cannot load {path_text!r} as module {name!r}: a different module {name!r} is already "
+                        f"imported ({getattr(loaded, '__file__', 'built-in')}); rename the file")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise LoadError(f"cannot load {path_text!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
+    sys.modules[name] = module  # as `import` does, so pickling and dataclasses can find the module
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        del sys.modules[name]
+        raise LoadError(f"importing {path_text!r} failed: {exc}") from exc
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _import_module(name: str) -> ModuleType:
+    top = name.partition(".")[0]
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (top, name) and not name.startswith(f"{exc.name}."):
+            raise LoadError(f"importing {name!r} failed: {exc}") from exc  # the module's own imports are missing
+        cwd = os.getcwd()
+        if cwd in sys.path or "" in sys.path:
+            raise LoadError(f"cannot import {name!r}: {exc} (searched the installed packages and {cwd})") from None
+    sys.path.append(cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        sys.path.remove(cwd)
+        if exc.name in (top, name) or name.startswith(f"{exc.name}."):
+            raise LoadError(
+                f"cannot import {name!r}: {exc} (searched the installed packages and the current directory {cwd}; "
+                "for a file elsewhere use 'path/to/file.py:attr')"
+            ) from None
+        raise LoadError(f"importing {name!r} failed: {exc}") from exc
+    except ImportError as exc:
+        raise LoadError(f"importing {name!r} failed: {exc}") from exc
+
+
+def load_object(target: str, what: str = "factory") -> Any:
+    """The object named by ``package.module:attr`` or ``path/to/file.py:attr`` (see the module docstring).
+
+    Raises :class:`LoadError` (a ``ValueError``) for a malformed target, a module or file that cannot be found,
+    a missing import inside the module, or a missing attribute (with the closest names the module defines).
+    Other exceptions raised while the module runs (its own bugs) propagate unchanged.
+
+    >>> load_object("memenv.bank:MemoryBank").__name__
+    'MemoryBank'
+    >>> load_object("memenv.bank:MemoryBnk")
+    Traceback (most recent call last):
+    ...
+    memenv.objects.LoadError: 'memenv.bank' has no attribute 'MemoryBnk'; did you mean 'MemoryBank'?
+    """
+    module_part, attr = split_target(target, what)
+    if module_part.endswith(".py"):
+        module = _import_from_file(module_part)
+    else:
+        module = _import_module(module_part)
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        names = [n for n in vars(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(attr, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; it defines {sorted(names)[:12]}"
+        raise LoadError(f"{module_part!r} has no attribute {attr!r}{hint}") from None
+
+
+def keyword_names(obj: Any) -> set[str] | None:
+    """The keyword arguments a callable accepts, or None when it takes ``**kwargs`` it does not pass on.
+
+    For a class, ``__init__`` methods are followed up the MRO while they forward ``**kwargs`` to ``super()``
+    (as every memenv env does), so ``SyntheticEnv`` accepts its own arguments and ``MemoryEnv``'s.
+
+    >>> from memenv.envs.conversations import ConversationsEnv
+    >>> {"conversation", "max_sessions", "reward_mode"} <= keyword_names(ConversationsEnv)
+    True
+    """
+    owners = [k for k in obj.__mro__ if "__init__" in vars(k)] if isinstance(obj, type) else [obj]
+    names: set[str] = set()
+    for owner in owners:
+        function = owner.__init__ if isinstance(obj, type) else owner
+        if owner is object:
+            return names
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):  # a builtin without a signature: cannot tell
+            return None
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return names
+    return None
+
+
+def check_keywords(obj: Any, kwargs: dict[str, Any], owner: str) -> None:
+    """Raise ``ValueError`` naming each keyword of ``kwargs`` that ``obj`` does not accept (``owner`` names ``obj``
+    in the message), with the closest accepted name; do nothing when ``obj`` takes arbitrary ``**kwargs``."""
+    accepted = keyword_names(obj)
+    unknown = sorted(set(kwargs) - accepted) if accepted is not None else []
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], accepted, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(sorted(accepted)) or "none"
+    raise ValueError(f"{owner} has no argument {', '.join(map(repr, unknown))}{hint} (it accepts: {listed})")
