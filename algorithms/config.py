@@ -125,6 +125,11 @@ class TrainerConfig:
         "FeaturePolicy factored head: initial weight of the fact-memory similarity in the target choice (a prior "
         "that UPDATE / DELETE aim at the most similar related memory; learned from there).",
     )
+    scripted_role: Literal["extractor", "manager"] | None = _f(
+        None,
+        "Play this role with the restricted oracle (privileged gold; Synthetic only) and train the other one: "
+        "how much of the score does each role decide? None = the policy plays both roles.",
+    )
     diagnostics: bool = _f(
         True,
         "Build training envs with privileged=True where supported (Synthetic) so the trainer can log the UPDATE "
@@ -162,6 +167,7 @@ class TrainerConfig:
         check(self.conversations_per_iteration >= 1, "conversations_per_iteration must be >= 1")
         check(self.metric_for_best_model in ("return", "score"), "metric_for_best_model: choose 'return' or 'score'")
         check(self.feature_similarity in ("lexical", "embedding"), "feature_similarity: choose 'lexical' or 'embedding'")
+        check(self.scripted_role in (None, "extractor", "manager"), "scripted_role: choose 'extractor', 'manager' or None")
         check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")
         check(
             len(self.curriculum) > 0 and all(isinstance(h, int) and h >= 1 for h in self.curriculum),

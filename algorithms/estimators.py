@@ -10,7 +10,8 @@
 "penalty" is the compression penalty of the bank the score was taken on; a step's own invalid-action penalty is
 added to its row. Groups: global rows by (conversation, session, role, chunk), so each holds the n rollouts'
 decisions at one point; local rows by (local group, role, chunk), so each holds the m rerollouts. Switching the
-estimator changes only rows and rewards -- the samples are those of the one batch.
+estimator changes only rows and rewards -- the samples are those of the one batch. Steps played by a scripted
+role (:class:`~algorithms.policies.base.ScriptedRole`) yield no rows.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def build_rows(batch: RolloutBatch, estimator: str) -> list[Row]:
     rows: list[Row] = []
     if estimator != "local":
         for traj in batch.trajectories:
-            for step in traj.steps:
+            for step in (s for s in traj.steps if not s.decision.scripted):
                 if estimator == "grpo":
                     reward = traj.score - traj.compression_penalty
                 else:
@@ -64,7 +65,7 @@ def build_rows(batch: RolloutBatch, estimator: str) -> list[Row]:
         for g, group in enumerate(batch.local_groups):
             for traj in group.rerollouts:
                 reward = traj.score - traj.compression_penalty
-                for step in traj.steps:
+                for step in (s for s in traj.steps if not s.decision.scripted):
                     rows.append(_row(step, reward, ("local", g, step.role, step.chunk), "local"))
     return rows
 

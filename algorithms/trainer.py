@@ -31,7 +31,9 @@ from algorithms.config import TrainerConfig
 from algorithms.estimators import Row, assign_advantages, build_rows
 from algorithms.losses import grpo_loss
 from algorithms.metrics import JsonlLogger, rollout_metrics
+from agents.restricted_oracle import RestrictedOracle
 from algorithms.policies import Policy, make_policy
+from algorithms.policies.base import ScriptedRole
 from algorithms.rollouts import collect_rollouts, evaluate_policy
 from memenv.registration import privileged_kwargs
 
@@ -57,6 +59,8 @@ class Trainer:
         self.accelerator = accelerator or Accelerator(cpu=cpu, kwargs_handlers=[ddp])
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.policy = policy or make_policy(config)
+        if config.scripted_role:  # the restricted oracle plays that role; the policy learns the other
+            self.policy = ScriptedRole(self.policy, config.scripted_role, RestrictedOracle())
         self.output_dir = Path(output_dir) if output_dir else None
         self.progress = progress and self.accelerator.is_main_process
         # Sampling and local-session choices: per-rank generators, saved with every checkpoint.
@@ -82,10 +86,12 @@ class Trainer:
         """A factory of envs at ``horizon`` sessions (terminal reward; scores and session rewards come in info).
 
         ``diagnostics``: training envs get privileged gold (where the env has it and ``config.diagnostics``) so
-        the UPDATE hit rate can be logged; the policy acts on ``info["view"]`` only.
+        the UPDATE hit rate can be logged; the policy acts on ``info["view"]`` only. With ``scripted_role`` every
+        env is privileged: the scripted role plays from gold.
         """
         kwargs = {**self.config.env_kwargs, "max_sessions": horizon, "compression_coef": self.config.compression_coef}
-        if diagnostics and self.config.diagnostics and self.config.env_id.startswith("MemoryR2/Synthetic"):
+        wants_gold = self.config.scripted_role or (diagnostics and self.config.diagnostics)
+        if wants_gold and self.config.env_id.startswith("MemoryR2/Synthetic"):
             kwargs = {**privileged_kwargs(self.config.env_id), **kwargs}
         return lambda: gym.make(self.config.env_id, **kwargs)
 

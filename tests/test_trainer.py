@@ -116,3 +116,38 @@ def test_micro_batches_give_the_full_batch_update():
         trainer.update(rows)
         results.append(torch.cat([p.detach().flatten() for p in trainer.policy.model.parameters()]))
     torch.testing.assert_close(results[0], results[1], atol=1e-5, rtol=1e-4)  # Adam magnifies float-sum order noise
+
+
+@pytest.mark.parametrize("role", ["extractor", "manager"])
+def test_a_scripted_role_is_played_from_gold_and_never_trained(role):
+    from algorithms.estimators import build_rows
+    from algorithms.metrics import rollout_metrics
+
+    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="logo", scripted_role=role))
+    batch = trainer.collect(2)
+    steps = [s for t in batch.trajectories for s in t.steps] + [s for g in batch.local_groups for t in g.rerollouts for s in t.steps]
+    assert {s.role for s in steps} == {"extractor", "manager"}
+    assert all(s.decision.scripted == (s.role == role) for s in steps)
+    rows = build_rows(batch, "logo")
+    assert rows and {r.role for r in rows} == {"manager" if role == "extractor" else "extractor"}
+    if role == "extractor":  # the scripted extractor keeps exactly the world's fact turns, once per rollout
+        env = trainer.make_env(2)().unwrapped
+        for traj in batch.trajectories:
+            env.reset(seed=traj.seed)
+            gold = sorted(f["dia_id"] for f in env.conversation.meta["facts"])
+            kept = sorted(d for s in traj.steps if s.role == "extractor" for f in s.decision.action.facts for d in f.dia_ids)
+            assert kept == gold
+    assert "rollout/frac_reward_zero_std_local" in rollout_metrics(batch, rows, 1, 1.0)
+
+
+def test_diagnostics_log_zero_variance_fractions_per_group_kind_and_the_update_hit_rate():
+    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="logo", curriculum=[3],
+                           feature_delete_keeps_fact=True, scripted_role="extractor"))
+    with torch.no_grad():  # a policy that always UPDATEs its first related memory
+        trainer.policy.model.manage_head.weight.zero_()
+        trainer.policy.model.manage_head.bias.copy_(torch.tensor([-20.0, -20.0]))
+    metrics = trainer.iteration(3)
+    for kind in ("global", "local"):
+        assert 0.0 <= metrics[f"rollout/frac_reward_zero_std_{kind}"] <= 1.0
+    assert metrics["diagnostics/updates_per_episode"] > 0
+    assert 0.0 <= metrics["diagnostics/update_hit_rate"] <= 1.0

@@ -23,6 +23,7 @@ class Decision:
     sample: Any  # policy-specific, consumed by Policy.evaluate
     old_logp: torch.Tensor  # [T] per-token log-probs under the sampling policy (no grad)
     parse_failed: bool = False
+    scripted: bool = False  # played by a scripted agent (ScriptedRole): stepped in the env, never trained on
 
 
 @dataclass
@@ -59,3 +60,31 @@ def pad_rows(rows: Sequence[torch.Tensor], value: float = 0.0) -> tuple[torch.Te
         out[i, : len(row)] = row
         mask[i, : len(row)] = 1.0
     return out, mask
+
+
+class ScriptedRole:
+    """A policy whose decisions for one role (``"extractor"`` or ``"manager"``) come from a scripted agent.
+
+    Used to measure how much of a score one role decides: train the other role with the scripted one fixed.
+    The scripted decisions are marked ``scripted`` so the estimators leave them out of the loss; the learned
+    policy's ``model`` and ``evaluate`` are the wrapped policy's.
+    """
+
+    def __init__(self, policy: Policy, role: str, agent: Any) -> None:
+        if role not in ("extractor", "manager"):
+            raise ValueError(f"scripted role must be 'extractor' or 'manager', got {role!r}")
+        self.policy, self.role, self.agent = policy, role, agent
+        self.model, self.temperature = policy.model, policy.temperature
+
+    def act(self, infos: Sequence[dict[str, Any]], *, generator: torch.Generator, greedy: bool = False) -> list[Decision]:
+        learned = [i for i, info in enumerate(infos) if info["role"] != self.role]
+        decisions: list[Decision | None] = [None] * len(infos)
+        for i, decision in zip(learned, self.policy.act([infos[i] for i in learned], generator=generator, greedy=greedy)):
+            decisions[i] = decision
+        for i, info in enumerate(infos):
+            if decisions[i] is None:
+                decisions[i] = Decision(self.agent.act({}, info), None, torch.zeros(0), scripted=True)
+        return decisions
+
+    def evaluate(self, model: torch.nn.Module, samples: Sequence[Any]) -> Evaluation:
+        return self.policy.evaluate(model, samples)

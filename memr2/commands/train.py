@@ -124,6 +124,7 @@ def build_result(
         train={"iterations": state.global_step, "env_steps": state.env_steps, "curve": state.curve,
                "initial_return": initial["return"], "final_return": final["return"],
                **({"test_return": test["return"], "test_episode_scores": test["episode_scores"]} if test else {})},
+        privileged=bool(config.scripted_role),  # a scripted role plays from gold
         test_seeds=list(config.test_seeds) if test else [],
         test_metrics=Metrics.model_validate(test) if test else None,
     )
