@@ -20,13 +20,16 @@ $(BIN)/memr2: pyproject.toml
 
 install: $(BIN)/memr2
 
-# The main job on the embedded defaults: reference agents on the embedded LoCoMo dev subset, then LoGo-GRPO
-# (FeaturePolicy, CPU, about a minute) on Synthetic-v0 at 8 sessions. Results go to runs/.
+# The main job on the embedded defaults: reference agents on the embedded LoCoMo dev subset and on Synthetic-v1
+# (the test seeds of its training runs), then LoGo-GRPO (FeaturePolicy, CPU, a few minutes) on Synthetic-v1 at 8
+# sessions, scored on the same test seeds. Results go to runs/.
 demo: install
-	$(BIN)/memr2 eval --env MemoryR2/LoCoMo-v0 --agent store-all --output-dir runs
-	$(BIN)/memr2 eval --env MemoryR2/LoCoMo-v0 --agent mem0-like --output-dir runs
-	$(BIN)/memr2 train --env MemoryR2/Synthetic-v0 --estimator logo --policy feature --curriculum 8 \
-		--iterations 60 --eval-every 10 --seed 0 --output-dir runs/demo-logo-feature --results-dir runs
+	$(BIN)/memr2 eval --protocol locomo-dev --agent store-all --output-dir runs --no-progress
+	$(BIN)/memr2 eval --protocol locomo-dev --agent mem0-like --output-dir runs --no-progress
+	$(BIN)/memr2 eval --protocol synthetic-v1-8-test --agent store-all --output-dir runs --no-progress
+	$(BIN)/memr2 eval --protocol synthetic-v1-8-test --agent restricted-oracle --output-dir runs --no-progress
+	$(BIN)/memr2 train --config configs/synthetic-v1-feature.yaml --estimator logo --seed 0 --iterations 40 \
+		--output-dir runs/demo-logo-feature --results-dir runs
 
 test: install
 	$(BIN)/python -m pytest -q
