@@ -39,8 +39,8 @@ class StrictJudge:
     def answer(self, prompts: list[str]) -> list[str]:
         out = []
         for prompt in prompts:
-            gold = re.search(r"Gold answer: (.*)", prompt).group(1).lower()
-            generated = re.search(r"Generated answer: (.*)", prompt).group(1).lower()
+            gold = re.findall(r"Gold answer: (.*)", prompt)[-1].lower()  # the last: rubrics may show an example
+            generated = re.findall(r"Generated answer: (.*)", prompt)[-1].lower()
             out.append("CORRECT" if gold in generated else "WRONG")
         return out
 
