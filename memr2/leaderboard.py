@@ -2,7 +2,9 @@
 
 ``build_leaderboard(results_dir)`` reads every ``*.json`` result, and renders markdown: one table of eval runs per
 environment (overall score, per-category means by name, evidence metrics, memory size) and one table of training
-runs (initial vs final validation score). ``plot_curves`` draws the training curves with matplotlib.
+runs (initial vs final validation score); eval runs scored by an LLM judge get a J table (one row per judge
+rubric, with judge model and prompt hash, J per category, agreement with F1). ``plot_curves`` draws the training
+curves with matplotlib.
 """
 
 from __future__ import annotations
@@ -55,6 +57,27 @@ def eval_table(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def judge_table(results: Sequence[RunResult]) -> str | None:
+    """A markdown table of J for judged eval runs: one row per (run, rubric); None if no run was judged."""
+    judged = [r for r in results if r.metrics.judge and r.metrics.judge.rubrics]
+    if not judged:
+        return None
+    categories = sorted({c for r in judged for j in r.metrics.judge.rubrics.values() for c in j.per_category})
+    header = ["agent", "judge model", "rubric", "prompt sha256", "J", *categories, "agree with F1>=0.5", "commit"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in sorted(judged, key=lambda r: r.run_name):
+        for name, j in r.metrics.judge.rubrics.items():
+            per_category = [
+                f"{_fmt(j.per_category[c].mean)} ({j.per_category[c].count})" if c in j.per_category else "-"
+                for c in categories
+            ]
+            f1 = next((a for pair, a in r.metrics.judge.agreement.items() if pair.startswith(f"{name}~f1")), None)
+            row = [_agent_label(r), j.model, name, j.prompt_sha256[:12], f"**{_fmt(j.score)}**", *per_category,
+                   _fmt(f1.agree if f1 else None), (r.commit or "-")[:7]]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def train_table(results: Sequence[RunResult]) -> str:
     """A markdown table of training runs: validation score before the first update and at the end."""
     header = ["env", "estimator", "policy", "initial score", "final score", "best score", "iterations", "wall s",
@@ -79,6 +102,10 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
         subset = [r for r in results if r.kind == "eval" and r.env_id == env_id]
         parts.append(f"### {env_id} (eval)\n\nPer-category cells are mean (questions); memory is summed over "
                      f"episodes.\n\n{eval_table(subset)}")
+        judged = judge_table(subset)
+        if judged:
+            parts.append(f"#### {env_id}: LLM judge (J)\n\nJ is the fraction of answers the judge labels CORRECT "
+                         f"under each rubric (see memenv/scoring/judging.py); cells are J (questions).\n\n{judged}")
     trained = [r for r in results if r.kind == "train"]
     if trained:
         parts.append(f"### Training runs\n\n{train_table(trained)}")

@@ -52,3 +52,25 @@ def test_corrupt_result_file_is_named(tmp_path):
 def test_splice_needs_markers():
     with pytest.raises(ValueError, match="markers"):
         splice("no markers here", "x")
+
+
+def test_judged_runs_get_a_j_table_with_model_rubric_and_hash(tmp_path):
+    judge = {
+        "rubrics": {
+            name: {"model": "judge-m", "rubric": name, "prompt_sha256": sha * 64, "score": score, "count": 4,
+                   "per_category": {"current": {"mean": score, "count": 4}}}
+            for name, sha, score in (("mem0-v1", "a", 0.75), ("strict-v1", "b", 0.25))
+        },
+        "agreement": {"mem0-v1~strict-v1": {"count": 4, "agree": 0.5, "kappa": 0.0},
+                      "mem0-v1~f1>=0.5": {"count": 4, "agree": 0.625, "kappa": 0.2}},
+    }
+    judged = _result("llm", 0.3)
+    judged.metrics = Metrics(score=0.3, count=4, judge=judge)
+    write_result(judged, tmp_path)
+    write_result(_result("store-all", 0.5), tmp_path)
+    markdown = render_markdown(load_results(tmp_path))
+    rows = [line for line in markdown.splitlines() if line.startswith("| llm | judge-m")]
+    assert len(rows) == 2
+    assert "mem0-v1 | aaaaaaaaaaaa | **0.750** | 0.750 (4) | 0.625" in rows[0]
+    assert "strict-v1 | bbbbbbbbbbbb | **0.250**" in rows[1] and rows[1].split(" | ")[-2] == "-"
+    assert "LLM judge (J)" in markdown and "| store-all | judge-m" not in markdown
