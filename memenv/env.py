@@ -110,7 +110,9 @@ class MemoryEnv(gym.Env):
     ## Arguments
     ``max_sessions`` (None = all), ``chunks_per_session`` (1), ``reward_mode`` ("terminal"), ``compression_coef``
     (0.3, as Memory-R2), ``invalid_action_penalty`` (-0.1), ``scorer`` ("recall" | "rule" | "llm" | a QAScorer),
-    ``scorer_kwargs``, ``retrieval_k`` (5), ``render_mode`` (None | "ansi" | "human").
+    ``scorer_kwargs``, ``retrieval_k`` (5), ``render_mode`` (None | "ansi" | "human"), ``max_questions`` (None =
+    all: else the first N questions of each conversation, in data order, among those its sessions can answer --
+    to keep an LLM answerer's and judge's cost bounded).
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
@@ -128,9 +130,12 @@ class MemoryEnv(gym.Env):
         scorer_kwargs: dict[str, Any] | None = None,
         retrieval_k: int = 5,
         render_mode: str | None = None,
+        max_questions: int | None = None,
     ) -> None:
         if max_sessions is not None and max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1 or None, got {max_sessions}")
+        if max_questions is not None and max_questions < 1:
+            raise ValueError(f"max_questions must be >= 1 or None, got {max_questions}")
         if chunks_per_session < 1:
             raise ValueError(f"chunks_per_session must be >= 1, got {chunks_per_session}")
         if reward_mode not in ("terminal", "session"):
@@ -142,6 +147,7 @@ class MemoryEnv(gym.Env):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
         self.max_sessions = max_sessions
+        self.max_questions = max_questions
         self.horizon = min(horizon, max_sessions) if max_sessions else horizon
         self.chunks_per_session = chunks_per_session
         self.reward_mode = reward_mode
@@ -256,6 +262,8 @@ class MemoryEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         conversation = self._select_conversation(dict(options or {})).truncated(self.max_sessions)
+        if self.max_questions is not None:
+            conversation = conversation.model_copy(update={"questions": conversation.questions[: self.max_questions]})
         if not conversation.sessions:
             raise ValueError(f"conversation {conversation.conversation_id!r} has no sessions")
         self._setup(conversation)

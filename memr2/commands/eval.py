@@ -14,6 +14,10 @@ from typing import Any
 from memr2 import __version__
 from memr2.results import EpisodeSummary, MemoryStats, Metrics, RunResult, git_commit, write_result
 from memr2.commands import json_object
+from memr2.endpoints import (
+    add_endpoint_options, endpoint_agent_kwargs, endpoint_env_kwargs, print_plan, usage_by_role,
+)
+from memr2.judge_report import judge_block, print_judge
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--agent", required=True, help="no-memory | store-all | mem0-like | oracle | llm | pkg.mod:factory"
     )
     parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
-    parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
+    parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm | openai)")
     parser.add_argument("--agent-kwargs", default="{}", help="JSON object of extra agent factory arguments")
     parser.add_argument("--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's own, e.g. recall for LoCoMo, rule for Synthetic)")
     parser.add_argument("--scorer-kwargs", default="{}", help="JSON object of scorer arguments, e.g. '{\"top_k\": 5}'")
@@ -42,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-dir", default="runs", help="where the result JSON goes (default: %(default)s)")
     parser.add_argument("--run-name", default="", help="file name stem (default: {env}__{agent}__{seed}__{time})")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_endpoint_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -59,6 +64,10 @@ def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["data_path"] = args.data_path
     if args.include_adversarial:
         kwargs["include_adversarial"] = True
+    served = endpoint_env_kwargs(args)  # --answerer / --judge / --max-questions
+    if "scorer_kwargs" in served:
+        served["scorer_kwargs"] = {**served["scorer_kwargs"], **kwargs.get("scorer_kwargs", {})}
+    kwargs.update(served)
     kwargs.update(json_object(args.env_kwargs, "--env-kwargs"))
     return kwargs
 
@@ -68,6 +77,7 @@ def agent_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("model", "backend"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
+    kwargs.update(endpoint_agent_kwargs(args))
     return kwargs
 
 
@@ -109,6 +119,7 @@ def evaluate(args: argparse.Namespace) -> RunResult:
     env = gym.make(args.env, **env_kwargs)
     agent = make_agent(args.agent, **agent_kwargs)
     plan = plan_episodes(env, args)
+    print_plan(agent, env, plan, args)
     by_step = all(steps for *_, steps in plan)  # else the bar counts episodes
     total = sum(steps for *_, steps in plan) if by_step else len(plan)
     episodes, records = [], []
@@ -123,6 +134,7 @@ def evaluate(args: argparse.Namespace) -> RunResult:
     env.close()
     qa_fields = set(QARecord.model_fields)
     metrics = summarize([QARecord.model_validate({k: v for k, v in r.items() if k in qa_fields}) for r in records])
+    metrics["judge"] = judge_block(records, env.unwrapped.scorer)
     return RunResult(
         kind="eval",
         run_name=args.run_name,
@@ -141,6 +153,7 @@ def evaluate(args: argparse.Namespace) -> RunResult:
         commit=git_commit(),
         episodes=episodes,
         records=records,
+        usage=usage_by_role(agent, env.unwrapped.scorer),
     )
 
 
@@ -174,5 +187,6 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(args)
     path = write_result(result, args.output_dir)
     print_table(result)
+    print_judge(result)
     print(f"wrote {path}")
     return 0
