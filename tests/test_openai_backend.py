@@ -21,18 +21,10 @@ from agents.llm.openai_backend import EndpointConfig, EndpointError, OpenAIAnswe
 PATH = "/v1/chat/completions"
 
 
-@pytest.fixture(scope="module")
-def server():
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clear(server):
-    yield
-    server.clear()
+@pytest.fixture
+def server(http_server):
+    yield http_server
+    http_server.clear()
 
 
 def completion(text: str, *, logprobs: list[tuple[str, float]] | None = None, finish: str = "stop") -> dict:
@@ -211,3 +203,15 @@ def test_the_http_backend_loads_neither_torch_nor_the_client_until_used():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_module_doctests():
+    """Verdict parsing (JSON label, one word, both words, INCORRECT), agreement and kappa, rubric loading."""
+    import doctest
+
+    import agents.llm.openai_backend
+    import memenv.scoring.judging
+
+    for module in (agents.llm.openai_backend, memenv.scoring.judging):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -10,7 +10,6 @@ from importlib import resources
 
 import gymnasium as gym
 import pytest
-from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 import memenv  # noqa: F401
@@ -37,16 +36,8 @@ def reply_for(body: dict) -> str:
     return "one two three"
 
 
-@pytest.fixture(scope="module")
-def server():
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def model_server(server):
+def model_server(http_server):
     def handler(request: Request) -> Response:
         body = request.get_json()
         text = reply_for(body)
@@ -58,9 +49,9 @@ def model_server(server):
                    "choices": [choice], "usage": usage}
         return Response(json.dumps(payload), content_type="application/json")
 
-    server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(handler)
-    yield server
-    server.clear()
+    http_server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(handler)
+    yield http_server
+    http_server.clear()
 
 
 def test_agent_sends_the_transformers_prompts_and_records_server_logprobs(model_server):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -115,6 +116,15 @@ class Usage:
         return asdict(self)
 
 
+def first_line(text: str) -> str:
+    """The first non-empty line, stripped (small models add explanations after a short answer).
+
+    >>> first_line("\\n Rome \\nbecause...")
+    'Rome'
+    """
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def _short(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -198,8 +208,6 @@ class OpenAIChat:
                     raise
 
     def _request(self, request: dict[str, Any]) -> ChatReply:
-        import time
-
         import openai
 
         where = f"{self.config.where} (model {self.config.model!r})"
@@ -320,7 +328,7 @@ class OpenAIAnswerer:
         )
         if not self.first_line:
             return [r.text.strip() for r in replies]
-        return [next((line.strip() for line in r.text.splitlines() if line.strip()), "") for r in replies]
+        return [first_line(r.text) for r in replies]
 
 
 def make_openai_answerer(
