@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def llama_server():
+def llama_server(tmp_path_factory):
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("uvicorn") is None:
         pytest.skip("llama-cpp-python[server] is not installed: run `make llama-server`")
     gguf = smollm2_gguf_path()
@@ -38,17 +38,18 @@ def llama_server():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")  # a pipe would fill up and block the server
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", "4096", "--n_threads", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}: {process.stderr.read()[-2000:]}")
+                pytest.fail(f"llama_cpp.server exited with {process.returncode}; its log: {log.name}")
             try:
                 with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
                     if response.status == 200:
@@ -66,6 +67,7 @@ def llama_server():
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 def test_agent_over_llama_cpp_records_the_servers_logprobs(llama_server):

@@ -61,6 +61,7 @@ def test_request_shape_and_reply_parsing(server, monkeypatch):
     body = next(b for b in bodies if b["seed"] == 5)
     assert body["model"] == "m" and body["messages"] == messages[0]
     assert (body["temperature"], body["top_p"], body["max_tokens"], body["logprobs"]) == (0.7, 0.9, 64, True)
+    assert body["top_logprobs"] == 0  # without it llama.cpp's server sends no log-probs
     assert all(h["Authorization"] == "Bearer sk-test-secret" for h in headers)
     assert [r.text for r in replies] == ["ADD: hi", "ADD: hi"]
     assert replies[0].tokens == ["ADD", ":", " hi"] and replies[0].logprobs == [-0.5, -0.1, -1.0]

@@ -11,7 +11,7 @@ imported when a client is built. What it adds over a bare client call:
   result file; the API key is read from an environment variable and never stored or printed;
 * failures become one :class:`EndpointError` whose message names the server, the model and what to do.
 
-Sampled-token log-probs are requested with ``logprobs=true`` (vLLM and llama.cpp return them); see
+Sampled-token log-probs are requested with ``logprobs=true, top_logprobs=0`` (vLLM and llama.cpp return them); see
 ``docs/agents.md`` ("Models behind an HTTP server") for what they can and cannot be used for in training.
 """
 
@@ -188,8 +188,8 @@ class OpenAIChat:
                 request["top_p"] = top_p
             if seed is not None:
                 request["seed"] = int(seed) + index
-            if want_logprobs:
-                request["logprobs"] = True
+            if want_logprobs:  # llama.cpp's server returns none unless top_logprobs is set too (0: sampled only)
+                request.update(logprobs=True, top_logprobs=0)
             return self._request(request)
 
         workers = min(self.config.max_concurrency, len(conversations))
