@@ -69,23 +69,27 @@ def load_rubric(name: str) -> Rubric:
     return Rubric(name=name, template=text)
 
 
-_LABEL = re.compile(r'"label"\s*:\s*"\s*(CORRECT|WRONG)\s*"', re.IGNORECASE)
+_LABEL = re.compile(r'"label"\s*:\s*"\s*([A-Za-z]+)\s*"')
 
 
 def judge_verdict(reply: str) -> float:
     """1.0 for CORRECT, 0.0 for WRONG: the JSON ``"label"`` when the reply has one, else the one label word it
-    contains; a reply with both words (or neither) is WRONG, as Mem0's script would fail on it.
+    contains; a reply with both words (or neither) is WRONG, as Mem0's script would fail on it. Labels are the
+    upper-case words the rubrics ask for (Mem0 compares ``label == "CORRECT"``): prose such as "the correct
+    answer is ..." is not a verdict.
 
     >>> judge_verdict('Same city. {"label": "CORRECT"}'), judge_verdict("CORRECT."), judge_verdict("wrong")
     (1.0, 1.0, 0.0)
     >>> judge_verdict("The answer is WRONG, not CORRECT"), judge_verdict("INCORRECT")
     (0.0, 0.0)
+    >>> judge_verdict("The correct answer is: Paris"), judge_verdict('{"label": "correct"}')
+    (0.0, 0.0)
     """
     labels = _LABEL.findall(reply)
     if labels:
-        return 1.0 if labels[-1].upper() == "CORRECT" else 0.0
-    correct = re.search(r"\bCORRECT\b", reply, re.IGNORECASE)
-    wrong = re.search(r"\bWRONG\b", reply, re.IGNORECASE)
+        return 1.0 if labels[-1] == "CORRECT" else 0.0
+    correct = re.search(r"\bCORRECT\b", reply)
+    wrong = re.search(r"\bWRONG\b", reply)
     return 1.0 if correct and not wrong else 0.0
 
 
