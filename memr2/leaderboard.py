@@ -37,6 +37,34 @@ def _agent_label(result: RunResult) -> str:
     return f"{result.agent} ({result.model})" if result.model else result.agent
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return text.replace("|", "\\|")
+
+
+def _kwargs_label(env_kwargs: dict) -> str:
+    """Env kwargs in a cell; an LLM scorer's answerer and judge factories are shown by model name only.
+
+    >>> _kwargs_label({"max_sessions": 2, "scorer_kwargs": {"answerer": "a:f", "answerer_kwargs": {"model": "m"},
+    ...                "top_k": 3}})
+    'max_sessions=2, answerer=m, top_k=3'
+    """
+    parts = []
+    for key, value in sorted(env_kwargs.items()):
+        if key == "scorer":
+            continue
+        if key == "scorer_kwargs" and isinstance(value, dict):
+            for name, item in sorted(value.items()):
+                if name in ("answerer", "judge"):
+                    model = (value.get(f"{name}_kwargs") or {}).get("model")
+                    parts.append(f"{name}={model or item}")
+                elif name not in ("answerer_kwargs", "judge_kwargs", "judge_rubrics"):
+                    parts.append(f"{name}={item}")
+            continue
+        parts.append(f"{key}={value}")
+    return _cell(", ".join(parts)) or "-"
+
+
 def eval_table(results: Sequence[RunResult]) -> str:
     """A markdown table of eval runs of one environment, best score first."""
     categories = sorted({name for r in results for name in r.metrics.per_category})
@@ -49,7 +77,7 @@ def eval_table(results: Sequence[RunResult]) -> str:
             if c in r.metrics.per_category else "-"
             for c in categories
         ]
-        kwargs = ", ".join(f"{k}={v}" for k, v in sorted(r.env_kwargs.items()) if k != "scorer") or "-"
+        kwargs = _kwargs_label(r.env_kwargs)
         row = [_agent_label(r), kwargs, r.scorer, f"**{_fmt(r.metrics.score)}**", *per_category,
                _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries), str(r.memory.tokens),
                str(r.invalid_actions), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
@@ -72,7 +100,7 @@ def judge_table(results: Sequence[RunResult]) -> str | None:
                 for c in categories
             ]
             f1 = next((a for pair, a in r.metrics.judge.agreement.items() if pair.startswith(f"{name}~f1")), None)
-            row = [_agent_label(r), j.model, name, j.prompt_sha256[:12], f"**{_fmt(j.score)}**", *per_category,
+            row = [_agent_label(r), _cell(j.model), name, j.prompt_sha256[:12], f"**{_fmt(j.score)}**", *per_category,
                    _fmt(f1.agree if f1 else None), (r.commit or "-")[:7]]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
