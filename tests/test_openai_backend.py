@@ -147,14 +147,14 @@ def test_a_client_error_is_not_retried_and_its_message_is_shown(server):
 
 def test_a_slow_server_times_out_with_a_clear_error(server):
     def never_in_time(_request: Request) -> Response:
-        time.sleep(1.0)
+        time.sleep(2.0)
         return ok()
 
     server.expect_request(PATH).respond_with_handler(never_in_time)
     start = time.perf_counter()
     with pytest.raises(EndpointError, match=r"did not answer within 0.2 s \(0 retries\)"):
         OpenAIChat(config(server, timeout_s=0.2, max_retries=0)).complete([[{"role": "user", "content": "q"}]])
-    assert time.perf_counter() - start < 0.9
+    assert time.perf_counter() - start < 1.8  # gave up at the timeout, did not wait for the late reply
 
 
 def test_a_server_that_is_down_is_named_in_the_error():
