@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-slow bench
+.PHONY: install demo test test-slow bench llama-wheel llama-server
 
 $(BIN)/memr2: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,22 @@ bench: install
 	$(BIN)/python benchmarks/clone_cost.py
 	$(BIN)/python benchmarks/retrieval_cost.py
 	$(BIN)/python benchmarks/throughput.py
+
+# A local OpenAI-compatible LLM server (llama.cpp) for the `openai` backend and the slow end-to-end test.
+# llama-cpp-python ships no prebuilt CPU wheel for this platform: it builds from source once (about 15 min on
+# 2 cores, at the lowest CPU priority) and the wheel is cached in .whl/ (gitignored), so later installs take seconds.
+LLAMA_CPP_VERSION ?= 0.3.36
+WHEEL_DIR ?= .whl
+LLAMA_WHEEL_STAMP := $(WHEEL_DIR)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
+
+$(LLAMA_WHEEL_STAMP): | $(BIN)/memr2
+	mkdir -p $(WHEEL_DIR)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 19 $(BIN)/pip wheel --no-deps -w $(WHEEL_DIR) \
+		"llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	touch $@
+
+llama-wheel: $(LLAMA_WHEEL_STAMP)
+
+# Installs the cached wheel plus the server's pure-Python dependencies (fastapi, uvicorn, ...) into .venv.
+llama-server: llama-wheel
+	$(BIN)/pip install -q --find-links $(WHEEL_DIR) "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"

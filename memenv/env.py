@@ -114,7 +114,9 @@ class MemoryEnv(gym.Env):
     (0.3, as Memory-R2), ``invalid_action_penalty`` (-0.1), ``scorer`` ("recall" | "rule" | "llm" | a QAScorer),
     ``scorer_kwargs``, ``retrieval_k`` (5), ``session_credit`` ("latest" | "evidence": which sessions a question's
     final score is credited to in ``info["session_rewards"]``: the one holding its latest evidence turn, or every
-    session holding any of its evidence turns), ``render_mode`` (None | "ansi" | "human").
+    session holding any of its evidence turns), ``render_mode`` (None | "ansi" | "human"), ``max_questions`` (None =
+    all: else the first N questions of each conversation, in data order, among those its sessions can answer --
+    to keep an LLM answerer's and judge's cost bounded).
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
@@ -135,9 +137,12 @@ class MemoryEnv(gym.Env):
         retrieval_k: int = 5,
         session_credit: SessionCredit = "latest",
         render_mode: str | None = None,
+        max_questions: int | None = None,
     ) -> None:
         if max_sessions is not None and max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1 or None, got {max_sessions}")
+        if max_questions is not None and max_questions < 1:
+            raise ValueError(f"max_questions must be >= 1 or None, got {max_questions}")
         if chunks_per_session < 1:
             raise ValueError(f"chunks_per_session must be >= 1, got {chunks_per_session}")
         if reward_mode not in ("terminal", "session"):
@@ -151,6 +156,7 @@ class MemoryEnv(gym.Env):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
         self.max_sessions = max_sessions
+        self.max_questions = max_questions
         self.horizon = min(horizon, max_sessions) if max_sessions else horizon
         self.chunks_per_session = chunks_per_session
         self.reward_mode = reward_mode
@@ -271,6 +277,8 @@ class MemoryEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {unknown}; {type(self).__name__} accepts {accepted}")
         super().reset(seed=seed)
         conversation = self._select_conversation(dict(options or {})).truncated(self.max_sessions)
+        if self.max_questions is not None:
+            conversation = conversation.model_copy(update={"questions": conversation.questions[: self.max_questions]})
         if not conversation.sessions:
             raise ValueError(f"conversation {conversation.conversation_id!r} has no sessions")
         self._setup(conversation)

@@ -4,7 +4,8 @@
 protocol (overall score, per-category means by name, evidence metrics, memory size; rows of one table are
 comparable), one table per environment of runs without a protocol (not comparable with each other), and one table
 of training runs (initial vs final validation score). ``plot_curves`` draws the training curves with matplotlib.
-docs/leaderboard.md says how to add a row.
+docs/leaderboard.md says how to add a row. Eval runs scored by an LLM judge get a
+J table (one row per judge rubric, with judge model and prompt hash, J per category, agreement with F1).
 """
 
 from __future__ import annotations
@@ -50,6 +51,34 @@ def _agent_label(result: RunResult) -> str:
     return f"{result.agent} ({result.model})" if result.model else result.agent
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return text.replace("|", "\\|")
+
+
+def _kwargs_label(env_kwargs: dict) -> str:
+    """Env kwargs in a cell; an LLM scorer's answerer and judge factories are shown by model name only.
+
+    >>> _kwargs_label({"max_sessions": 2, "scorer_kwargs": {"answerer": "a:f", "answerer_kwargs": {"model": "m"},
+    ...                "top_k": 3}})
+    'max_sessions=2, answerer=m, top_k=3'
+    """
+    parts = []
+    for key, value in sorted(env_kwargs.items()):
+        if key == "scorer":
+            continue
+        if key == "scorer_kwargs" and isinstance(value, dict):
+            for name, item in sorted(value.items()):
+                if name in ("answerer", "judge"):
+                    model = (value.get(f"{name}_kwargs") or {}).get("model")
+                    parts.append(f"{name}={model or item}")
+                elif name not in ("answerer_kwargs", "judge_kwargs", "judge_rubrics"):
+                    parts.append(f"{name}={item}")
+            continue
+        parts.append(f"{key}={value}")
+    return _cell(", ".join(parts)) or "-"
+
+
 def eval_table(results: Sequence[RunResult]) -> str:
     """A markdown table of eval runs, shortest horizon first, then best score; privileged runs are marked."""
     categories = sorted({name for r in results for name in r.metrics.per_category})
@@ -62,8 +91,7 @@ def eval_table(results: Sequence[RunResult]) -> str:
             if c in r.metrics.per_category else "-"
             for c in categories
         ]
-        hidden = ("scorer", "privileged", "observation_gold")
-        kwargs = ", ".join(f"{k}={v}" for k, v in sorted(r.env_kwargs.items()) if k not in hidden) or "-"
+        kwargs = _kwargs_label({k: v for k, v in r.env_kwargs.items() if k not in ("privileged", "observation_gold")})
         episodes = f"{len(r.episodes) or len(r.seeds)} (seeds {_seed_range(r.seeds)})"
         returns = [e.total_reward for e in r.episodes]
         row = [_agent_label(r), "yes" if is_privileged(r) else "no", kwargs, r.scorer, episodes, f"**{_fmt(r.metrics.score)}**",
@@ -91,6 +119,27 @@ def _config_key(result: RunResult) -> str:
 def _train(result: RunResult) -> dict:
     """The training summary a ``memr2 train`` result carries (``train``: iterations, env steps, returns)."""
     return getattr(result, "train", None) or {}
+
+
+def judge_table(results: Sequence[RunResult]) -> str | None:
+    """A markdown table of J for judged eval runs: one row per (run, rubric); None if no run was judged."""
+    judged = [r for r in results if r.metrics.judge and r.metrics.judge.rubrics]
+    if not judged:
+        return None
+    categories = sorted({c for r in judged for j in r.metrics.judge.rubrics.values() for c in j.per_category})
+    header = ["agent", "judge model", "rubric", "prompt sha256", "J", *categories, "agree with F1>=0.5", "commit"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in sorted(judged, key=lambda r: r.run_name):
+        for name, j in r.metrics.judge.rubrics.items():
+            per_category = [
+                f"{_fmt(j.per_category[c].mean)} ({j.per_category[c].count})" if c in j.per_category else "-"
+                for c in categories
+            ]
+            f1 = next((a for pair, a in r.metrics.judge.agreement.items() if pair.startswith(f"{name}~f1")), None)
+            row = [_agent_label(r), _cell(j.model), name, j.prompt_sha256[:12], f"**{_fmt(j.score)}**", *per_category,
+                   _fmt(f1.agree if f1 else None), (r.commit or "-")[:7]]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 def train_table(results: Sequence[RunResult]) -> str:
@@ -139,6 +188,8 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
     note = "Per-category cells are mean (questions); memory is summed over episodes."
     evals = [r for r in results if r.kind == "eval"]
     parts = []
+    judge_note = ("J is the fraction of answers the judge labels CORRECT under each rubric (see "
+                  "memenv/scoring/judging.py); cells are J (questions).")
     for name in sorted({r.protocol for r in evals if r.protocol}):
         subset = [r for r in evals if r.protocol == name]
         parts.append(f"{_protocol_heading(name)} {note}\n\n{eval_table(subset)}")
@@ -146,6 +197,10 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
         subset = [r for r in evals if not r.protocol and r.env_id == env_id]
         parts.append(f"### {env_id}: runs without a protocol\n\nEach row has its own settings (see env kwargs); they "
                      f"are not comparable with each other or with the protocol tables. {note}\n\n{eval_table(subset)}")
+    for env_id in sorted({r.env_id for r in evals}):
+        judged = judge_table([r for r in evals if r.env_id == env_id])
+        if judged:
+            parts.append(f"#### {env_id}: LLM judge (J)\n\n{judge_note}\n\n{judged}")
     trained = [r for r in results if r.kind == "train"]
     if trained:
         parts.append(f"### Training runs\n\n{train_table(trained)}")

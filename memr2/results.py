@@ -31,8 +31,35 @@ class CategoryMetrics(BaseModel):
     count: int = Field(ge=0)
 
 
+class RubricJ(BaseModel):
+    """J (the fraction judged CORRECT) under one judge protocol: model, rubric name and the rubric's sha256."""
+
+    model: str
+    rubric: str
+    prompt_sha256: str
+    score: float
+    count: int = Field(ge=0)
+    per_category: dict[str, CategoryMetrics] = Field(default_factory=dict)
+
+
+class Agreement(BaseModel):
+    """How often two binary labelings of the same answers agree, and Cohen's kappa."""
+
+    count: int = Field(ge=0)
+    agree: float | None = None
+    kappa: float | None = None
+
+
+class JudgeMetrics(BaseModel):
+    """J per rubric, and agreement between rubrics (``"a~b"``) and with LoCoMo F1 (``"a~f1>=0.5"``)."""
+
+    rubrics: dict[str, RubricJ] = Field(default_factory=dict)
+    agreement: dict[str, Agreement] = Field(default_factory=dict)
+
+
 class Metrics(BaseModel):
-    """Overall micro-averaged ``score``, ``per_category`` by name, and the evidence metrics of a run."""
+    """Overall micro-averaged ``score``, ``per_category`` by name, and the evidence metrics of a run; ``judge``
+    when an LLM judge scored the answers."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -41,6 +68,19 @@ class Metrics(BaseModel):
     per_category: dict[str, CategoryMetrics] = Field(default_factory=dict)
     evidence_recall: float | None = None
     m_fail: float | None = None
+    judge: JudgeMetrics | None = None
+
+
+class EndpointUsage(BaseModel):
+    """Requests and tokens sent to one model server (the API key is never recorded)."""
+
+    model: str
+    base_url: str | None = None
+    requests: int = Field(ge=0)
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    request_seconds: float = Field(ge=0)
+    cost_usd: float | None = None
 
 
 class MemoryStats(BaseModel):
@@ -87,6 +127,9 @@ class RunResult(BaseModel):
     display_name: str | None = Field(None, description="the agent's name on the leaderboard (default: agent)")
     episodes: list[EpisodeSummary] = Field(default_factory=list)
     records: list[dict[str, Any]] = Field(default_factory=list, description="per-question QARecord dicts")
+    usage: dict[str, EndpointUsage] = Field(
+        default_factory=dict, description="model-server usage by role: agent, answerer, judge"
+    )
     # training only
     estimator: str | None = None
     config: dict[str, Any] | None = None

@@ -39,8 +39,8 @@ class StrictJudge:
     def answer(self, prompts: list[str]) -> list[str]:
         out = []
         for prompt in prompts:
-            gold = re.search(r"Gold answer: (.*)", prompt).group(1).lower()
-            generated = re.search(r"Generated answer: (.*)", prompt).group(1).lower()
+            gold = re.findall(r"Gold answer: (.*)", prompt)[-1].lower()  # the last: rubrics may show an example
+            generated = re.findall(r"Generated answer: (.*)", prompt)[-1].lower()
             out.append("CORRECT" if gold in generated else "WRONG")
         return out
 
@@ -134,3 +134,50 @@ def test_env_uses_llm_scorer_by_name_with_a_tiny_backend_answerer(tmp_path):
     assert 0.0 <= info["metrics"]["score"] <= 1.0
     assert isinstance(make_scorer("llm", answerer=ReadingAnswerer(), cache_dir=False), LLMScorer)
     assert list(tmp_path.glob("*.jsonl"))
+
+
+class CountingJudge(StrictJudge):
+    """StrictJudge that remembers every prompt it was asked."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def answer(self, prompts: list[str]) -> list[str]:
+        self.prompts += prompts
+        return super().answer(prompts)
+
+
+def test_each_rubric_gives_its_own_verdict_and_cache(tmp_path):
+    from memenv.scoring.judging import load_rubric
+
+    bank = bank_of(("Alice", "Alice lives in Rome."))
+    judge = CountingJudge()
+    scorer = LLMScorer(ReadingAnswerer(), judge=judge, judge_rubrics=["mem0", "strict"], cache_dir=tmp_path)
+    (record,) = scorer.score([QUESTION], bank)
+    assert record.details["judges"] == {"mem0-v1": 1.0, "strict-v1": 1.0} and record.details["judge"] == 1.0
+    assert [p.startswith("\nYour task is to label") for p in judge.prompts] == [True, False]  # Mem0's text first
+    assert [p["prompt_sha256"] for p in scorer.judge_protocols()] == [load_rubric(n).sha256 for n in ("mem0", "strict")]
+    assert {p["model"] for p in scorer.judge_protocols()} == {"strict-judge"}
+    again = LLMScorer(ReadingAnswerer(), judge=judge, judge_rubrics=["strict-v1"], cache_dir=tmp_path)
+    again.score([QUESTION], bank)
+    assert len(judge.prompts) == 2  # same judge, rubric and hash: served from the on-disk cache
+    with pytest.raises(ValueError, match="unknown judge rubric 'lenient'"):
+        LLMScorer(ReadingAnswerer(), judge=judge, judge_rubrics=["lenient"])
+
+
+def test_judge_metrics_per_category_and_agreement_by_hand():
+    from memenv.scoring.judging import judge_metrics
+
+    rows = [("temporal", 1.0, 1.0, 0.9), ("temporal", 1.0, 0.0, 0.2), ("single-hop", 0.0, 0.0, 0.0),
+            ("single-hop", 1.0, 1.0, 0.6)]
+    records = [{"category": c, "details": {"f1": f1, "judges": {"mem0-v1": a, "strict-v1": b}}} for c, a, b, f1 in rows]
+    records.append({"category": "temporal", "details": {"f1": 1.0}})  # not judged: left out of J
+    protocols = [{"model": "j", "rubric": r, "prompt_sha256": "x"} for r in ("mem0-v1", "strict-v1")]
+    out = judge_metrics(records, protocols)
+    mem0, strict = out["rubrics"]["mem0-v1"], out["rubrics"]["strict-v1"]
+    assert (mem0["score"], mem0["count"], strict["score"]) == (0.75, 4, 0.5)
+    assert mem0["per_category"] == {"single-hop": {"mean": 0.5, "count": 2}, "temporal": {"mean": 1.0, "count": 2}}
+    pair = out["agreement"]["mem0-v1~strict-v1"]
+    # agree on 3 of 4; p(mem0)=0.75, p(strict)=0.5 -> chance 0.5 -> kappa (0.75 - 0.5) / 0.5
+    assert (pair["agree"], pair["kappa"]) == (0.75, 0.5)
+    assert out["agreement"]["strict-v1~f1>=0.5"]["agree"] == 1.0  # strict matches F1 >= 0.5 exactly here

@@ -5,6 +5,10 @@ For every action it keeps an :class:`ActionRecord` -- prompt token ids, generate
 under the sampling distribution (``log_softmax(logits / temperature)``, TRL's convention). :meth:`LLMAgent.logprobs`
 recomputes those log-probs with gradients, batched with padding, so ``ratio = exp(new - old)`` is well defined;
 with fp32 and unchanged weights the two agree to ~1e-5.
+
+A :class:`~agents.llm.backend.ChatBackend` (a model behind an OpenAI-compatible server) gets the same chat
+messages and its replies are parsed the same way; its records hold the sampled tokens as text and the log-probs
+the server returned (empty when it returns none), with no token ids, and :meth:`LLMAgent.logprobs` is unavailable.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from agents.llm.backend import Backend, SamplingConfig
+from agents.llm.backend import Backend, ChatBackend, SamplingConfig
 from agents.llm.prompts import FORMATS, OutputFormat, build_messages
 from memenv.actions import ParseError, parse_action
 
@@ -41,6 +45,9 @@ class ActionRecord:
     parse_error: str | None = None
     reward: float | None = None
     advantage: float | None = None
+    tokens: list[str] = field(default_factory=list)
+    """The sampled tokens as text, for chat backends (which return no ids; ``prompt_ids`` and
+    ``completion_ids`` are then empty)."""
 
 
 @dataclass
@@ -84,7 +91,8 @@ class LLMAgent:
     """A memory agent backed by one LLM for both roles.
 
     Args:
-        backend: a :class:`~agents.llm.backend.Backend` (``transformers``, ``tiny`` or ``vllm``).
+        backend: a :class:`~agents.llm.backend.Backend` (``transformers``, ``tiny`` or ``vllm``) or a
+            :class:`~agents.llm.backend.ChatBackend` (``openai``).
         fmt: output format asked for, ``"lines"`` (default; small models follow it) or ``"json"``.
         temperature, top_p, max_new_tokens: generation settings (``temperature=0`` is greedy).
         seed: seeds the agent's own generator, from which every generate call draws its seed.
@@ -131,12 +139,14 @@ class LLMAgent:
         records, self.records = self.records, []
         return records
 
+    def messages(self, view: dict[str, Any]) -> list[dict[str, str]]:
+        """The chat messages for ``view`` (system, few-shot turns, the view)."""
+        return build_messages(view, self.fmt, self.few_shot)
+
     def prompt_ids(self, view: dict[str, Any]) -> list[int]:
         """Token ids of the chat prompt for ``view`` (system, few-shot turns, the view, assistant header)."""
         tokenizer = self.backend.tokenizer
-        text = tokenizer.apply_chat_template(
-            build_messages(view, self.fmt, self.few_shot), tokenize=False, add_generation_prompt=True
-        )
+        text = tokenizer.apply_chat_template(self.messages(view), tokenize=False, add_generation_prompt=True)
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def act(self, observation: Any, info: dict[str, Any] | None = None) -> str:
@@ -146,43 +156,54 @@ class LLMAgent:
     def act_batch(self, observations: Sequence[Any], infos: Sequence[dict[str, Any] | None]) -> list[str]:
         """One generate call for many steps -- e.g. the n rollouts of a GRPO group, whatever their roles."""
         views = [view_of(o, i) for o, i in zip(observations, infos)]
-        prompts = [self.prompt_ids(v) for v in views]
         seed = int(self._rng.integers(2**31 - 1))
         start = time.perf_counter()
-        samples = self.backend.generate(prompts, self.sampling, seed)
+        if isinstance(self.backend, ChatBackend):
+            replies = self.backend.generate_chat([self.messages(v) for v in views], self.sampling, seed)
+            generated = [
+                ActionRecord(
+                    role=v["role"], session=0, chunk=0, prompt_ids=[], completion_ids=[], logprobs=list(r.logprobs),
+                    text=r.text.strip(), temperature=self.sampling.temperature, finished=r.finished,
+                    tokens=list(r.tokens),
+                )
+                for v, r in zip(views, replies)
+            ]
+            lengths = [r.completion_tokens or len(r.tokens) for r in replies]
+        else:
+            prompts = [self.prompt_ids(v) for v in views]
+            samples = self.backend.generate(prompts, self.sampling, seed)
+            generated = [
+                ActionRecord(
+                    role=v["role"], session=0, chunk=0, prompt_ids=p, completion_ids=list(s.token_ids),
+                    logprobs=list(s.logprobs), temperature=self.sampling.temperature, finished=s.finished,
+                    text=self.backend.tokenizer.decode(s.token_ids, skip_special_tokens=True).strip(),
+                )
+                for v, p, s in zip(views, prompts, samples)
+            ]
+            lengths = [len(s.token_ids) for s in samples]
         elapsed = time.perf_counter() - start
-        total_tokens = max(sum(len(s.token_ids) for s in samples), 1)
-        texts = []
-        for view, prompt, sample in zip(views, prompts, samples):
-            text = self.backend.tokenizer.decode(sample.token_ids, skip_special_tokens=True).strip()
-            parsed = parse_action(view["role"], text)
-            error = parsed.message if isinstance(parsed, ParseError) else None
+        total_tokens = max(sum(lengths), 1)
+        for view, record, length in zip(views, generated, lengths):
+            parsed = parse_action(view["role"], record.text)
+            record.parse_error = parsed.message if isinstance(parsed, ParseError) else None
+            record.session, record.chunk = int(view.get("session", 0)), int(view.get("chunk", 0))
             stats = self.stats[view["role"]]
             stats.actions += 1
-            stats.parse_failures += error is not None
-            stats.tokens += len(sample.token_ids)
-            stats.seconds += elapsed * len(sample.token_ids) / total_tokens
+            stats.parse_failures += record.parse_error is not None
+            stats.tokens += length
+            stats.seconds += elapsed * length / total_tokens
             if self.record:
-                self.records.append(
-                    ActionRecord(
-                        role=view["role"],
-                        session=int(view.get("session", 0)),
-                        chunk=int(view.get("chunk", 0)),
-                        prompt_ids=prompt,
-                        completion_ids=list(sample.token_ids),
-                        logprobs=list(sample.logprobs),
-                        text=text,
-                        temperature=self.sampling.temperature,
-                        finished=sample.finished,
-                        parse_error=error,
-                    )
-                )
-            texts.append(text)
-        return texts
+                self.records.append(record)
+        return [record.text for record in generated]
 
     def logprobs(self, records: Sequence[ActionRecord], batch_size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
         """Recompute the records' completion log-probs *with gradients*: ``(logprobs (B, T), mask (B, T))``,
         right-padded like :meth:`recorded_logprobs`, at each record's own temperature."""
+        if isinstance(self.backend, ChatBackend):
+            raise ValueError(
+                f"{self.backend.name} is served over HTTP: its log-probs cannot be recomputed with gradients; "
+                "train with --backend transformers (or vllm) and use the server for evaluation"
+            )
         rows: list[torch.Tensor | None] = [None] * len(records)
         for temperature in sorted({r.temperature for r in records}):
             index = [i for i, r in enumerate(records) if r.temperature == temperature]

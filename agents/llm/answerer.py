@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agents.llm.backend import Backend, SamplingConfig
+from agents.llm.openai_backend import first_line
 
 
 class LLMAnswerer:
@@ -45,7 +46,7 @@ class LLMAnswerer:
             batch = [self._prompt_ids(p) for p in prompts[start : start + self.batch_size]]
             for sample in self.backend.generate(batch, self.sampling, seed=0):
                 text = self.backend.tokenizer.decode(sample.token_ids, skip_special_tokens=True)
-                replies.append(next((line.strip() for line in text.splitlines() if line.strip()), ""))
+                replies.append(first_line(text))
         return replies
 
 

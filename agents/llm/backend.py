@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
+
+if TYPE_CHECKING:
+    from agents.llm.openai_backend import ChatReply
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,21 @@ class Backend(Protocol):
         batch_size: int = 8,
     ) -> list[torch.Tensor]:
         """Per-token log-probs of each completion given its prompt, differentiable w.r.t. the weights."""
+        ...
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    """A model reached through chat messages rather than token ids (an OpenAI-compatible server): it samples but
+    cannot score with gradients. :class:`agents.llm.LLMAgent` sends it the messages it would render for a
+    :class:`Backend`."""
+
+    name: str
+
+    def generate_chat(
+        self, conversations: Sequence[list[dict[str, str]]], sampling: SamplingConfig, seed: int
+    ) -> list[ChatReply]:
+        """One sampled reply per conversation (text, sampled tokens and their log-probs where the server has them)."""
         ...
 
 

@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
+
 import torch
 
 from agents.llm.agent import LLMAgent
 from agents.llm.backend import Backend
 from agents.llm.hf import TransformersBackend
 from agents.llm.loading import load_model
+from agents.llm.openai_backend import EndpointConfig, OpenAIBackend
 
-BACKENDS = ("transformers", "vllm")
+BACKENDS = ("transformers", "vllm", "openai")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @lru_cache(maxsize=4)
 def load_backend(
-    model: str = "smollm2", backend: str = "transformers", dtype: str = "float32", device: str | None = None, seed: int = 0
-) -> Backend:
-    """A backend for ``model`` (``"tiny"``, ``"smollm2"``, an HF id, a directory or a ``.gguf`` path).
+    model: str = "smollm2",
+    backend: str = "transformers",
+    dtype: str = "float32",
+    device: str | None = None,
+    seed: int = 0,
+    base_url: str | None = None,
+) -> Backend | OpenAIBackend:
+    """A backend for ``model`` (``"tiny"``, ``"smollm2"``, an HF id, a directory or a ``.gguf`` path; for
+    ``backend="openai"``, the name the server at ``base_url`` serves it under).
 
     Cached per arguments, so an agent, its answerer and a trainer in one process share one copy of the weights.
     ``seed`` only matters for ``"tiny"`` (its random initialisation).
     """
+    if backend == "openai":
+        return OpenAIBackend(EndpointConfig(model=model, base_url=base_url))
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
     if backend == "transformers":
@@ -47,9 +58,20 @@ def make_llm_agent(
     device: str | None = None,
     few_shot: bool = True,
     record: bool = True,
+    base_url: str | None = None,
+    endpoint: dict[str, Any] | None = None,
 ) -> LLMAgent:
-    """The LLM agent for ``memr2 play|eval --agent llm --model tiny|smollm2|<HF id or path> [--backend ...]``."""
-    loaded = load_backend(model, backend, dtype, device, seed if model == "tiny" else 0)
+    """The LLM agent for ``memr2 play|eval --agent llm --model tiny|smollm2|<HF id or path> [--backend ...]``.
+
+    ``--backend openai --model NAME --base-url URL`` uses a model served over HTTP; ``endpoint`` takes the other
+    :class:`~agents.llm.openai_backend.EndpointConfig` fields (concurrency, timeout, retries, prices, ...).
+    """
+    if backend == "openai":
+        loaded = OpenAIBackend(EndpointConfig(model=model, base_url=base_url, **(endpoint or {})))
+    elif base_url is not None or endpoint:
+        raise ValueError(f"--base-url and endpoint options are for --backend openai, not {backend!r}")
+    else:
+        loaded = load_backend(model, backend, dtype, device, seed if model == "tiny" else 0)
     return LLMAgent(
         loaded,
         fmt=fmt,

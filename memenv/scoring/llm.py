@@ -1,12 +1,14 @@
 """``llm``: an answerer model answers each question from retrieved memories; LoCoMo F1 / BLEU-1 score it, and an
-optional LLM judge adds J (CORRECT / WRONG), as Memory-R2 and Mem0 report.
+optional LLM judge adds J (CORRECT / WRONG) under one or more rubrics (:mod:`memenv.scoring.judging`), as
+Memory-R2 and Mem0 report.
 
 memenv never imports torch: the answerer (and judge) is any object with a ``name`` and
 ``answer(prompts: list[str]) -> list[str]`` -- e.g. ``agents.llm.LLMAnswerer`` -- or a ``"package.module:factory"``
-string that builds one (``agents.llm.answerer:make_answerer``). Retrieval is BM25 top-``top_k`` *per speaker*
+string that builds one (``agents.llm.answerer:make_answerer``, or ``agents.llm.openai_backend:make_openai_answerer``
+for a model behind an OpenAI-compatible server, which loads no torch). Retrieval is BM25 top-``top_k`` *per speaker*
 (each speaker's memories ranked separately, as Mem0 and Memory-R2 do). Answers and verdicts are cached on disk
 by (model name, prompt), and the prompt holds the question and the retrieved context, so scoring the same
-memories again costs nothing.
+memories again costs nothing; verdicts are cached per (judge model, rubric name, rubric sha256).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from memenv.data.schema import QA
 from memenv.objects import load_object
 from memenv.retrieval import bm25_scores
 from memenv.scoring.base import QARecord, bank_dia_ids, make_record
+from memenv.scoring.judging import DEFAULT_RUBRICS, judge_verdict, load_rubric
 from memenv.scoring.metrics import bleu1, category_gold, f1_score, locomo_f1
 
 ANSWER_PROMPT = """Answer the question using only the memories below, taken from a long conversation.
@@ -32,17 +35,6 @@ Answer with a short phrase (a name, a place, a date or a few words). If the memo
 
 Question: {question}
 Answer:"""
-
-JUDGE_PROMPT = """Your task is to label an answer to a question as CORRECT or WRONG.
-You get a question, the gold answer and a generated answer. Be generous: if the generated answer refers to the
-same thing, person, place or time as the gold answer, it is CORRECT, even if it is longer or worded differently.
-
-Question: {question}
-Gold answer: {gold}
-Generated answer: {prediction}
-
-Reply with one word: CORRECT or WRONG."""
-
 
 @runtime_checkable
 class Answerer(Protocol):
@@ -135,17 +127,6 @@ def format_context(groups: dict[str, list[MemoryEntry]]) -> str:
     return "\n\n".join(blocks)
 
 
-def judge_verdict(reply: str) -> float:
-    """1.0 if the judge's reply says CORRECT before (or without) WRONG, else 0.0 (replies are one word).
-
-    >>> judge_verdict("CORRECT."), judge_verdict("wrong"), judge_verdict("The answer is WRONG, not CORRECT")
-    (1.0, 0.0, 0.0)
-    """
-    upper = reply.upper()
-    correct, wrong = upper.find("CORRECT"), upper.find("WRONG")
-    return 1.0 if correct >= 0 and (wrong < 0 or correct < wrong) else 0.0
-
-
 class LLMScorer:
     """Answer from retrieved memories with an LLM; score with LoCoMo F1 (or BLEU-1, or the judge's J).
 
@@ -153,6 +134,8 @@ class LLMScorer:
         answerer: object with ``name`` and ``answer(prompts)``, or ``"package.module:factory"``.
         answerer_kwargs: keyword arguments for that factory.
         judge / judge_kwargs: the same for the optional CORRECT/WRONG judge.
+        judge_rubrics: rubric names (``mem0``, ``strict`` or versioned ``mem0-v1``); every question is judged
+            under each, ``details["judges"]`` holds one verdict per rubric and ``details["judge"]`` the first's.
         top_k: memories retrieved per speaker.
         metric: the record's ``score``: ``"f1"`` (LoCoMo per-category F1), ``"bleu1"`` or ``"judge"``.
         cache_dir: where answers are cached; None uses :func:`default_cache_dir`; ``False`` keeps them in memory.
@@ -167,6 +150,7 @@ class LLMScorer:
         answerer_kwargs: dict[str, Any] | None = None,
         judge: Any = None,
         judge_kwargs: dict[str, Any] | None = None,
+        judge_rubrics: Sequence[str] = DEFAULT_RUBRICS,
         top_k: int = 5,
         metric: str = "f1",
         cache_dir: str | Path | bool | None = None,
@@ -188,7 +172,19 @@ class LLMScorer:
         self.metric = metric
         directory = None if cache_dir is False else Path(cache_dir) if cache_dir else default_cache_dir()
         self._answers = AnswerCache(directory, self.answerer.name)
-        self._verdicts = AnswerCache(directory, f"judge:{self.judge.name}") if self.judge else None
+        self.rubrics = [load_rubric(name) for name in dict.fromkeys(judge_rubrics)] if self.judge else []
+        if self.judge is not None and not self.rubrics:
+            raise ValueError("a judge needs at least one rubric (judge_rubrics), e.g. ['mem0', 'strict']")
+        self._verdicts = {
+            rubric.name: AnswerCache(directory, f"judge:{self.judge.name}|{rubric.name}|{rubric.sha256}")
+            for rubric in self.rubrics
+        }
+
+    def judge_protocols(self) -> list[dict[str, str]]:
+        """What every J of this scorer depends on: judge model, rubric name and the rubric's sha256, per rubric."""
+        return [
+            {"model": self.judge.name, "rubric": rubric.name, "prompt_sha256": rubric.sha256} for rubric in self.rubrics
+        ]
 
     def score(self, questions: Sequence[QA], bank: MemoryBank) -> list[QARecord]:
         retrieved = [retrieve_per_speaker(bank, q.question, self.top_k) for q in questions]
@@ -197,22 +193,23 @@ class LLMScorer:
             for q, groups in zip(questions, retrieved)
         ]
         predictions = cached_answers(self.answerer, self._answers, prompts)
-        verdicts: list[float | None] = [None] * len(questions)
-        if self.judge is not None:
-            judge_prompts = [
-                JUDGE_PROMPT.format(question=q.question, gold=q.answer, prediction=p)
-                for q, p in zip(questions, predictions)
-            ]
-            verdicts = [judge_verdict(r) for r in cached_answers(self.judge, self._verdicts, judge_prompts)]
+        by_rubric: dict[str, list[float]] = {}
+        for rubric in self.rubrics:
+            judge_prompts = [rubric.prompt(q.question, q.answer, p) for q, p in zip(questions, predictions)]
+            replies = cached_answers(self.judge, self._verdicts[rubric.name], judge_prompts)
+            by_rubric[rubric.name] = [judge_verdict(r) for r in replies]
         in_bank = bank_dia_ids(bank)
         records = []
-        for question, groups, prediction, verdict in zip(questions, retrieved, predictions, verdicts):
+        for index, (question, groups, prediction) in enumerate(zip(questions, retrieved, predictions)):
             if question.category_id in (1, 2, 3, 4, 5):
                 f1 = locomo_f1(prediction, question.answer, question.category_id)
                 gold = category_gold(question.answer, question.category_id)  # BLEU-1 on the gold F1 uses
             else:
                 f1, gold = f1_score(prediction, question.answer), question.answer
-            details = {"f1": f1, "bleu1": bleu1(prediction, gold), "judge": verdict}
+            judges = {name: verdicts[index] for name, verdicts in by_rubric.items()}
+            details = {"f1": f1, "bleu1": bleu1(prediction, gold), "judge": next(iter(judges.values()), None)}
+            if judges:
+                details["judges"] = judges
             entries = [entry for group in groups.values() for entry in group]
             score = details[self.metric]
             records.append(make_record(question, score, entries, in_bank, prediction=prediction, details=details))

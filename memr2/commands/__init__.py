@@ -37,7 +37,7 @@ def add_env_agent_flags(
     parser.add_argument("--env", default=env, help=f"{env_help} (default: {env})" if env else env_help)
     parser.add_argument("--agent", default=agent, required=agent is None, help=AGENT_HELP)
     parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
-    parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm)")
+    parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm | openai)")
     parser.add_argument("--agent-kwargs", default=None, help="JSON object of extra agent factory arguments")
     parser.add_argument(
         "--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's own, e.g. recall "

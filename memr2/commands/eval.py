@@ -27,6 +27,9 @@ from memr2.results import (
     package_versions,
     write_result,
 )
+from memr2.commands import json_object
+from memr2.endpoints import add_endpoint_options, endpoint_agent_kwargs, endpoint_env_kwargs, print_plan, usage_by_role
+from memr2.judge_report import judge_block, print_judge
 
 DEFAULT_ENV = "MemoryR2/LoCoMo-v0"
 
@@ -55,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--save-trajectories", default=None, metavar="FILE.jsonl",
                         help="write every step (role, view, raw and parsed action, error, reward) as JSON lines")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_endpoint_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -75,6 +79,10 @@ def resolve_run(args: argparse.Namespace) -> tuple[Protocol | None, dict[str, An
     if args.episodes is not None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     env_kwargs = env_kwargs_from(args)
+    served = endpoint_env_kwargs(args)  # --answerer / --judge / --max-questions
+    if "scorer_kwargs" in served:
+        served["scorer_kwargs"] = {**served["scorer_kwargs"], **env_kwargs.get("scorer_kwargs", {})}
+    env_kwargs = {**env_kwargs, **served, **json_object(args.env_kwargs, "--env-kwargs")}  # --env-kwargs wins
     if args.data_path is not None:
         env_kwargs.setdefault("data_path", args.data_path)
     if args.protocol is not None:
@@ -120,7 +128,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
 
     start = time.perf_counter()
     protocol, env_kwargs = resolve_run(args)
-    agent_kwargs = agent_kwargs_from(args)
+    agent_kwargs = {**agent_kwargs_from(args), **endpoint_agent_kwargs(args)}
     agent = make_agent(args.agent, agent_kwargs)
     if getattr(agent, "privileged", False):  # oracles ask for gold; the result's env_kwargs record it
         env_kwargs = {**privileged_kwargs(args.env), **env_kwargs}
@@ -130,6 +138,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
     if trajectories is not None:
         env = RecordTrajectory(env, trajectories)
     plan = plan_episodes(env, args)
+    print_plan(agent, env, plan, args)
     by_step = all(steps for *_, steps in plan)  # else the bar counts episodes
     total = sum(steps for *_, steps in plan) if by_step else len(plan)
     episodes, records = [], []
@@ -144,6 +153,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
     env.close()
     qa_fields = set(QARecord.model_fields)
     metrics = summarize([QARecord.model_validate({k: v for k, v in r.items() if k in qa_fields}) for r in records])
+    metrics["judge"] = judge_block(records, env.unwrapped.scorer)
     return RunResult(
         kind="eval",
         run_name=args.run_name,
@@ -167,6 +177,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
         display_name=args.display_name,
         episodes=episodes,
         records=records,
+        usage=usage_by_role(agent, env.unwrapped.scorer),
     )
 
 
@@ -205,5 +216,6 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(args)
     path = write_result(result, args.output_dir)
     print_table(result)
+    print_judge(result)
     print(f"wrote {path}" + (f" and {args.save_trajectories}" if args.save_trajectories else ""))
     return 0
