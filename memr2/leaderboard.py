@@ -147,7 +147,7 @@ def train_table(results: Sequence[RunResult]) -> str:
     are pooled into mean [95 % bootstrap CI] over seeds. "validation" is the score on the seeds used to choose the
     checkpoint; "test" the chosen policy on test seeds never used for choosing, with its return (score minus
     penalties) next to it."""
-    header = ["env", "horizon", "estimator", "policy", "training seeds", "env steps", "initial score",
+    header = ["env", "horizon", "estimator", "policy", "scripted role", "training seeds", "env steps", "initial score",
               "validation score", "test score", "test return", "wall s", "commit"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     groups: dict[str, list[RunResult]] = {}
@@ -161,6 +161,7 @@ def train_table(results: Sequence[RunResult]) -> str:
         steps = [r.curve[-1].env_steps for r in runs if r.curve]
         row = [
             first.env_id, str(first.env_kwargs.get("max_sessions", "-")), first.estimator or "-", _agent_label(first),
+            f"{(first.config or {}).get('scripted_role')} (privileged)" if (first.config or {}).get("scripted_role") else "-",
             f"{len(runs)} ({_seed_range(seeds)})", str(round(sum(steps) / len(steps))) if steps else "-",
             format_ci([r.initial_metrics.score for r in runs if r.initial_metrics]) if any(r.initial_metrics for r in runs) else "-",
             format_ci([r.metrics.score for r in runs]),
@@ -210,7 +211,8 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
 
 
 def plot_curves(results: Sequence[RunResult], path: str | os.PathLike[str]) -> Path | None:
-    """Validation score vs environment steps for every training run with a curve; None if there is none."""
+    """Validation score vs environment steps, one line per training configuration: the mean over its training
+    seeds with a 95 % bootstrap band where there are several. None if no run has a curve."""
     runs = [r for r in results if r.kind == "train" and r.curve]
     if not runs:
         return None
@@ -219,15 +221,27 @@ def plot_curves(results: Sequence[RunResult], path: str | os.PathLike[str]) -> P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    from memr2.stats import bootstrap_ci
+
+    groups: dict[str, list[RunResult]] = {}
     for r in runs:
-        ax.plot([p.env_steps for p in r.curve], [p.score for p in r.curve], marker="o",
-                label=f"{r.env_id.split('/')[-1]} {r.estimator} ({r.agent})")
-    ax.set_xlabel("environment steps")
+        groups.setdefault(_config_key(r), []).append(r)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for members in groups.values():
+        first, length = members[0], min(len(r.curve) for r in members)
+        steps = [sum(r.curve[i].env_steps for r in members) / len(members) for i in range(length)]
+        bands = [bootstrap_ci([r.curve[i].score for r in members]) for i in range(length)]
+        scripted = (first.config or {}).get("scripted_role")
+        label = (f"{first.env_id.split('/')[-1]} {first.estimator}" + (f" (scripted {scripted})" if scripted else "")
+                 + f", {len(members)} seed{'s' if len(members) > 1 else ''}")
+        line, = ax.plot(steps, [b[0] for b in bands], marker="o", markersize=3, label=label)
+        if len(members) > 1:
+            ax.fill_between(steps, [b[1] for b in bands], [b[2] for b in bands], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("environment steps (local rerollouts included)")
     ax.set_ylabel("validation score")
-    ax.set_title("memory-r2 training curves")
+    ax.set_title("memory-r2 training curves (mean, 95% bootstrap band over seeds)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
