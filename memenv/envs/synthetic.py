@@ -210,35 +210,15 @@ class SyntheticV1Env(SyntheticEnv):
     * v1: retrieval-based strict reader, evidence-based session credit, harder defaults.
     """
 
-    def __init__(
-        self,
-        *,
-        max_sessions: int = 8,
-        facts_per_session: int = 4,
-        update_rate: float = 0.5,
-        retract_rate: float = 0.1,
-        distractor_rate: float = 0.5,
-        num_entities: int = 8,
-        num_attributes: int = len(synthetic.ATTRIBUTES),
-        question_evidence: str = "chain",
-        reader_k: int | None = 5,
-        strict: bool = True,
-        retrieval_k: int = 5,
-        session_credit: SessionCredit = "evidence",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            max_sessions=max_sessions,
-            facts_per_session=facts_per_session,
-            update_rate=update_rate,
-            retract_rate=retract_rate,
-            distractor_rate=distractor_rate,
-            num_entities=num_entities,
-            num_attributes=num_attributes,
-            question_evidence=question_evidence,
-            reader_k=reader_k,
-            strict=strict,
-            retrieval_k=retrieval_k,
-            session_credit=session_credit,
-            **kwargs,
-        )
+    #: v1's defaults; any :class:`SyntheticEnv` argument may still be passed and overrides them.
+    DEFAULTS: dict[str, Any] = {
+        "update_rate": 0.5,
+        "question_evidence": "chain",
+        "reader_k": 5,
+        "strict": True,
+        "retrieval_k": 5,
+        "session_credit": "evidence",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**self.DEFAULTS, **kwargs})
