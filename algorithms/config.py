@@ -21,12 +21,10 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-Estimator = Literal["grpo", "global", "logo", "local"]
 LossType = Literal["grpo", "dr_grpo", "dapo"]
 ScaleRewards = Literal["group", "batch", "none"]
 PolicyName = Literal["feature", "llm"]
 FeatureSimilarity = Literal["lexical", "embedding"]
-ESTIMATORS: tuple[str, ...] = Estimator.__args__
 LOSS_TYPES: tuple[str, ...] = LossType.__args__
 SCALE_REWARDS: tuple[str, ...] = ScaleRewards.__args__
 POLICIES: tuple[str, ...] = PolicyName.__args__
@@ -46,11 +44,12 @@ class TrainerConfig:
     # -- what is trained on what ------------------------------------------------------------------------------
     env_id: str = _f("MemoryR2/Synthetic-v0", "Gymnasium id of the memory environment.")
     env_kwargs: dict = _f({}, "Extra keyword arguments for gymnasium.make (max_sessions comes from curriculum).")
-    estimator: Estimator = _f(
+    estimator: str = _f(
         "logo",
         "Advantage estimator: 'grpo' (terminal score credited to every step), 'global' (final-bank score "
         "credited by evidence session), 'logo' (global rows plus local session rerollouts, Memory-R2's "
-        "LoGo-GRPO) or 'local' (local rows only).",
+        "LoGo-GRPO), 'local' (local rows only), or your own as 'package.module:factory' / 'file.py:factory' "
+        "(docs/estimators.md).",
     )
     policy: PolicyName = _f("feature", "Policy: 'feature' (small torch model over the structured view) or 'llm'.")
     model: str | None = _f(None, "LLM policy only: 'tiny', 'smollm2' or a Hugging Face id / local path.")
@@ -146,12 +145,13 @@ class TrainerConfig:
             if not ok:
                 raise ValueError(message)
 
-        check(self.estimator in ESTIMATORS, f"estimator={self.estimator!r}: choose one of {ESTIMATORS}")
         check(self.policy in POLICIES, f"policy={self.policy!r}: choose one of {POLICIES}")
         check(self.loss_type in LOSS_TYPES, f"loss_type={self.loss_type!r}: choose one of {LOSS_TYPES}")
         check(self.scale_rewards in SCALE_REWARDS, f"scale_rewards={self.scale_rewards!r}: choose one of {SCALE_REWARDS}")
         check(self.num_generations >= 2, f"num_generations={self.num_generations}: a group needs >= 2 rollouts")
-        needs_local = self.estimator in ("logo", "local")
+        from algorithms.estimators import get_estimator  # a module:factory spec is imported (trusted like code)
+
+        needs_local = get_estimator(self.estimator).needs_local
         check(
             not needs_local or self.local_num_generations >= 2,
             f"local_num_generations={self.local_num_generations}: a local group needs >= 2 rerollouts",

@@ -1,4 +1,4 @@
-"""The three estimators of DESIGN.md as one function: which rows a batch of rollouts yields, with which reward.
+"""Estimators: which training rows a batch of rollouts yields, with which reward (a registry, open to your own).
 
 | name     | rows                               | reward of a step in session s                                  |
 |----------|------------------------------------|----------------------------------------------------------------|
@@ -12,11 +12,16 @@ added to its row. Groups: global rows by (conversation, session, role, chunk), s
 decisions at one point; local rows by (local group, role, chunk), so each holds the m rerollouts. Switching the
 estimator changes only rows and rewards -- the samples are those of the one batch. Steps played by a scripted
 role (:class:`~algorithms.policies.base.ScriptedRole`) yield no rows.
+
+An :class:`Estimator` is a name, whether it needs local groups (the trainer then rerolls sessions), and a pure
+``rows(batch) -> list[Row]``; :data:`ESTIMATORS` holds the built-in ones and :func:`get_estimator` also loads
+``package.module:factory`` (a callable returning an :class:`Estimator`), which is how ``memr2 train --estimator``
+takes your own (docs/estimators.md). Advantages are then z-scored inside each row's group, whatever the estimator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +29,8 @@ import numpy as np
 import torch
 
 from algorithms.advantages import group_advantages
-from algorithms.rollouts import RolloutBatch, Step
+from algorithms.rollouts import RolloutBatch, Step, Trajectory
+from memenv.objects import load_object
 
 
 @dataclass
@@ -47,27 +53,88 @@ def _row(step: Step, reward: float, group: Hashable, kind: str) -> Row:
     return Row(d.sample, d.old_logp, reward + step.penalty, group, kind, step.role, step.session, d.parse_failed)
 
 
-def build_rows(batch: RolloutBatch, estimator: str) -> list[Row]:
-    """Rows of ``batch`` under ``estimator`` (``grpo`` | ``global`` | ``logo`` | ``local``), advantages unset."""
-    if estimator not in ("grpo", "global", "logo", "local"):
-        raise ValueError(f"estimator={estimator!r}: choose 'grpo', 'global', 'logo' or 'local'")
-    rows: list[Row] = []
-    if estimator != "local":
-        for traj in batch.trajectories:
-            for step in (s for s in traj.steps if not s.decision.scripted):
-                if estimator == "grpo":
-                    reward = traj.score - traj.compression_penalty
-                else:
-                    reward = traj.session_rewards[step.session - 1] - traj.compression_penalty
-                key = ("global", traj.conversation, step.session, step.role, step.chunk)
-                rows.append(_row(step, reward, key, "global"))
-    if estimator in ("logo", "local"):
-        for g, group in enumerate(batch.local_groups):
-            for traj in group.rerollouts:
-                reward = traj.score - traj.compression_penalty
-                for step in (s for s in traj.steps if not s.decision.scripted):
-                    rows.append(_row(step, reward, ("local", g, step.role, step.chunk), "local"))
-    return rows
+def global_steps(batch: RolloutBatch) -> Iterator[tuple[Trajectory, Step]]:
+    """Every trained (not scripted) step of the full-horizon rollouts, with its trajectory."""
+    for traj in batch.trajectories:
+        for step in traj.steps:
+            if not step.decision.scripted:
+                yield traj, step
+
+
+def local_steps(batch: RolloutBatch) -> Iterator[tuple[int, Trajectory, Step]]:
+    """Every trained step of the local rerollouts, with its local group's index and its rerollout."""
+    for g, group in enumerate(batch.local_groups):
+        for traj in group.rerollouts:
+            for step in traj.steps:
+                if not step.decision.scripted:
+                    yield g, traj, step
+
+
+def global_group(traj: Trajectory, step: Step) -> Hashable:
+    """The global group of a step: the n rollouts' decisions at one point of one conversation."""
+    return ("global", traj.conversation, step.session, step.role, step.chunk)
+
+
+def grpo_rows(batch: RolloutBatch) -> list[Row]:
+    """Every global step, credited with its rollout's terminal score."""
+    return [_row(s, t.score - t.compression_penalty, global_group(t, s), "global") for t, s in global_steps(batch)]
+
+
+def global_rows(batch: RolloutBatch) -> list[Row]:
+    """Every global step, credited with the final-bank score of the questions credited to its session."""
+    return [_row(s, t.session_rewards[s.session - 1] - t.compression_penalty, global_group(t, s), "global")
+            for t, s in global_steps(batch)]
+
+
+def local_rows(batch: RolloutBatch) -> list[Row]:
+    """Every local step, credited with its rerollout's score right after the rerolled session."""
+    return [_row(s, t.score - t.compression_penalty, ("local", g, s.role, s.chunk), "local") for g, t, s in local_steps(batch)]
+
+
+def logo_rows(batch: RolloutBatch) -> list[Row]:
+    """LoGo-GRPO: the global rows of ``global`` plus the local rows."""
+    return global_rows(batch) + local_rows(batch)
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """How a batch of rollouts becomes training rows."""
+
+    name: str
+    rows: Callable[[RolloutBatch], list[Row]]
+    needs_local: bool = False  # the trainer collects local groups (m rerollouts of sessions) only for these
+
+
+ESTIMATORS: dict[str, Estimator] = {
+    e.name: e
+    for e in (
+        Estimator("grpo", grpo_rows),
+        Estimator("global", global_rows),
+        Estimator("logo", logo_rows, needs_local=True),
+        Estimator("local", local_rows, needs_local=True),
+    )
+}
+
+
+def get_estimator(name: str) -> Estimator:
+    """A built-in estimator by name, or ``package.module:factory`` / ``path/to/file.py:factory`` whose factory
+    returns an :class:`Estimator` (checked before it is used)."""
+    if name in ESTIMATORS:
+        return ESTIMATORS[name]
+    if ":" not in name:
+        raise ValueError(f"unknown estimator {name!r}; choose one of {sorted(ESTIMATORS)} or 'package.module:factory'")
+    factory = load_object(name)
+    if not callable(factory):
+        raise TypeError(f"estimator {name!r} is not a callable returning an Estimator")
+    estimator = factory()
+    if not isinstance(estimator, Estimator):
+        raise TypeError(f"estimator {name!r} returned {type(estimator).__name__}, not algorithms.estimators.Estimator")
+    return estimator
+
+
+def build_rows(batch: RolloutBatch, estimator: str | Estimator) -> list[Row]:
+    """Rows of ``batch`` under ``estimator`` (a name, a ``module:factory`` spec or an :class:`Estimator`)."""
+    return (estimator if isinstance(estimator, Estimator) else get_estimator(estimator)).rows(batch)
 
 
 def assign_advantages(

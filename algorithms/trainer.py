@@ -28,7 +28,7 @@ import memenv  # noqa: F401  (registers the environments)
 from algorithms import checkpoint as ckpt
 from algorithms import curriculum
 from algorithms.config import TrainerConfig
-from algorithms.estimators import Row, assign_advantages, build_rows
+from algorithms.estimators import Row, assign_advantages, build_rows, get_estimator
 from algorithms.losses import grpo_loss
 from algorithms.metrics import JsonlLogger, rollout_metrics
 from agents.restricted_oracle import RestrictedOracle
@@ -58,6 +58,7 @@ class Trainer:
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=cpu, kwargs_handlers=[ddp])
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
+        self.estimator = get_estimator(config.estimator)
         self.policy = policy or make_policy(config)
         if config.scripted_role:  # the restricted oracle plays that role; the policy learns the other
             self.policy = ScriptedRole(self.policy, config.scripted_role, RestrictedOracle())
@@ -108,7 +109,7 @@ class Trainer:
     # -- one iteration ----------------------------------------------------------------------------------------
     def collect(self, horizon: int):
         cfg = self.config
-        local = cfg.estimator in ("logo", "local")
+        local = self.estimator.needs_local
         return collect_rollouts(
             self.make_env(horizon, diagnostics=True),
             self.train_seeds(),
@@ -167,7 +168,7 @@ class Trainer:
         start = time.perf_counter()
         batch = self.collect(horizon)
         rollout_s = time.perf_counter() - start
-        rows = build_rows(batch, self.config.estimator)
+        rows = build_rows(batch, self.estimator)
         cfg = self.config
         assign_advantages(rows, scale_rewards=cfg.scale_rewards, std_eps=cfg.std_eps, std_floor=cfg.std_floor)
         num_tokens = sum(len(r.old_logp) for r in rows)

@@ -17,7 +17,7 @@ def test_defaults_follow_trl_and_memory_r2():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"estimator": "ppo"}, "estimator='ppo'"),
+        ({"estimator": "ppo"}, "unknown estimator 'ppo'"),
         ({"loss_type": "bnpo"}, "loss_type"),
         ({"num_generations": 1}, "num_generations"),
         ({"local_num_generations": 1}, "local_num_generations"),
