@@ -1,6 +1,6 @@
 """Actions of the two roles and :func:`parse_action`, which turns what an LLM wrote into one.
 
-Two text formats are accepted (DESIGN.md):
+Two text formats are accepted (docs/design.md):
 
 * **JSON**, as Memory-R2's prompts ask: ``{"facts": [{"speaker", "fact", "dia_ids"}]}`` for the extractor and
   ``{"operations": [{"op": "ADD", "content": ...}, {"op": "UPDATE", "memory_id": ..., "content": ...},

@@ -1,4 +1,4 @@
-"""Run result files: one JSON per ``memr2 eval`` or training run (DESIGN.md, "Command line and result files").
+"""Run result files: one JSON per ``memr2 eval`` or training run (docs/design.md, "Results").
 
 The leaderboard reads curated copies from ``leaderboards/results/``; writes are atomic (temporary file in the
 same folder, then ``os.replace``), so a reader never sees half a file.

@@ -1,6 +1,6 @@
 """``memr2 data``: fetch datasets. ``memr2 data locomo --out PATH`` downloads and verifies the full LoCoMo file.
 
-The URL is pinned to the upstream commit whose ``data/locomo10.json`` has the sha256 in DESIGN.md; a mismatch
+The URL is pinned to the upstream commit whose ``data/locomo10.json`` has the pinned sha256 below; a mismatch
 deletes the partial download and exits non-zero.
 """
 
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     locomo.add_argument("--out", required=True, help="destination file, e.g. data/locomo10.json")
     locomo.add_argument("--url", default=LOCOMO_URL, help="source URL (file:// works) (default: pinned upstream)")
-    locomo.add_argument("--sha256", default=LOCOMO_SHA256, help="expected sha256 (default: DESIGN.md's)")
+    locomo.add_argument("--sha256", default=LOCOMO_SHA256, help="expected sha256 (default: the pinned one)")
     locomo.add_argument("--force", action="store_true", help="download even if --out already verifies")
     locomo.set_defaults(func=run_locomo)
 
