@@ -91,6 +91,12 @@ class TrainerConfig:
     max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
     # -- schedule ----------------------------------------------------------------------------------------------
     iterations: int = _f(40, "Training iterations (rollout + update) per curriculum stage.")
+    env_steps_per_stage: int | None = _f(
+        None,
+        "Environment-step budget per curriculum stage (local rerollouts count): stage k ends once the run's env "
+        "steps reach (k + 1) * budget, or after `iterations`, whichever comes first. Compare estimators at an "
+        "equal budget with it.",
+    )
     curriculum: list = _f([8, 16, 32], "Horizons (max_sessions) of the curriculum stages, in order.")
     eval_every: int = _f(5, "k: validate every k iterations (and after the last).")
     eval_seeds: list = _f([100000, 100001, 100002, 100003], "Held-out environment seeds used for validation.")
@@ -162,6 +168,7 @@ class TrainerConfig:
         check(self.dual_clip is None or self.dual_clip > 1, f"dual_clip={self.dual_clip}: must be > 1 (e.g. 3)")
         check(self.beta >= 0 and self.entropy_coef >= 0, "beta and entropy_coef must be >= 0")
         check(self.num_iterations >= 1 and self.iterations >= 1, "num_iterations and iterations must be >= 1")
+        check(self.env_steps_per_stage is None or self.env_steps_per_stage >= 1, "env_steps_per_stage must be >= 1 (or None)")
         check(self.per_device_train_batch_size is None or self.per_device_train_batch_size >= 1,
               "per_device_train_batch_size must be >= 1 (or None for all rows)")
         check(self.conversations_per_iteration >= 1, "conversations_per_iteration must be >= 1")

@@ -57,6 +57,32 @@ def rollout_metrics(batch: RolloutBatch, rows: Sequence[Row], num_tokens: int, r
     return out
 
 
+DIAGNOSTICS = {
+    "zero_std_global": "rollout/frac_reward_zero_std_global",
+    "zero_std_local": "rollout/frac_reward_zero_std_local",
+    "update_hit_rate": "diagnostics/update_hit_rate",
+    "updates_per_episode": "diagnostics/updates_per_episode",
+    "entropy": "losses/entropy",
+}
+
+
+def diagnostics_summary(records: Sequence[dict[str, Any]], window: int = 5) -> dict[str, dict[str, float | None]]:
+    """Each diagnostic's mean over the first and the last ``window`` iterations of a run's metrics records:
+    ``{name: {"start": ..., "end": ...}}`` (None where the run never logged it, e.g. a local fraction without
+    local groups).
+
+    >>> rows = [{"losses/entropy": e} for e in (1.0, 0.8, 0.2, 0.0)]
+    >>> diagnostics_summary(rows, window=2)["entropy"]
+    {'start': 0.9, 'end': 0.1}
+    """
+    def mean(part: Sequence[dict[str, Any]], key: str) -> float | None:
+        values = [r[key] for r in part if key in r]
+        return sum(values) / len(values) if values else None
+
+    start, end = records[:window], records[-window:]
+    return {name: {"start": mean(start, key), "end": mean(end, key)} for name, key in DIAGNOSTICS.items()}
+
+
 class JsonlLogger:
     """Appends one JSON object per line (a resumed run appends to the same file)."""
 
@@ -71,6 +97,12 @@ class JsonlLogger:
             lines = self.path.read_text(encoding="utf-8").splitlines()
             kept = [line for line in lines if json.loads(line).get("iteration", 0) <= iteration]
             self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record logged so far (empty without a file)."""
+        if not self.path or not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines()]
 
     def log(self, record: dict[str, Any]) -> None:
         if self.path:

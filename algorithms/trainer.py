@@ -244,11 +244,13 @@ class Trainer:
                 st.global_step += 1
                 record = {"iteration": st.global_step, "stage": st.stage, "horizon": horizon,
                           "env_steps": st.env_steps, **metrics}
-                validate = st.iteration % cfg.eval_every == 0 or st.iteration == cfg.iterations
+                spent = cfg.env_steps_per_stage is not None and st.env_steps >= (st.stage + 1) * cfg.env_steps_per_stage
+                validate = st.iteration % cfg.eval_every == 0 or st.iteration == cfg.iterations or spent
                 if validate:
                     val = self.validate(horizon)
                     record.update({"eval/score": val["score"], "eval/return": val["return"], "eval/entries": val["entries"]})
                     self._after_validation(horizon, val)
+                    st.stage_done = st.stage_done or spent  # the stage's budget is spent: end it (saved below)
                 self.logger.log(record)
                 if validate:  # after logging, so a resumed run neither repeats nor loses a metrics line
                     self.save(self._checkpoint_dir("last"))

@@ -13,18 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-COLUMNS = {
-    "zero-std global": "rollout/frac_reward_zero_std_global",
-    "zero-std local": "rollout/frac_reward_zero_std_local",
-    "UPDATE hit rate": "diagnostics/update_hit_rate",
-    "UPDATEs/episode": "diagnostics/updates_per_episode",
-    "entropy": "losses/entropy",
-}
-
-
-def window_mean(records: list[dict], key: str) -> float | None:
-    values = [r[key] for r in records if key in r]
-    return sum(values) / len(values) if values else None
+from algorithms.metrics import DIAGNOSTICS, diagnostics_summary
 
 
 def main() -> None:
@@ -32,15 +21,14 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="run directories holding metrics.jsonl")
     parser.add_argument("--window", type=int, default=5, help="iterations averaged at the start and at the end")
     args = parser.parse_args()
-    print(f"{'run':44s}" + "".join(f"{name:>24s}" for name in COLUMNS))
-    print(f"{'':44s}" + "".join(f"{'start -> end':>24s}" for _ in COLUMNS))
-    totals: dict[str, list[tuple[float, float]]] = {name: [] for name in COLUMNS}
+    print(f"{'run':44s}" + "".join(f"{name:>24s}" for name in DIAGNOSTICS))
+    print(f"{'':44s}" + "".join(f"{'start -> end':>24s}" for _ in DIAGNOSTICS))
+    totals: dict[str, list[tuple[float, float]]] = {name: [] for name in DIAGNOSTICS}
     for run in args.runs:
         records = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
-        start, end = records[: args.window], records[-args.window :]
         cells = []
-        for name, key in COLUMNS.items():
-            a, b = window_mean(start, key), window_mean(end, key)
+        for name, cell in diagnostics_summary(records, args.window).items():
+            a, b = cell["start"], cell["end"]
             if a is not None and b is not None:
                 totals[name].append((a, b))
             cells.append("-" if a is None or b is None else f"{a:.3f} -> {b:.3f}")

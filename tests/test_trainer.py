@@ -151,3 +151,13 @@ def test_diagnostics_log_zero_variance_fractions_per_group_kind_and_the_update_h
         assert 0.0 <= metrics[f"rollout/frac_reward_zero_std_{kind}"] <= 1.0
     assert metrics["diagnostics/updates_per_episode"] > 0
     assert 0.0 <= metrics["diagnostics/update_hit_rate"] <= 1.0
+
+
+def test_env_step_budget_ends_each_stage_and_validates_there(tmp_path):
+    cfg = tiny(curriculum=[1, 2], iterations=50, eval_every=100, env_steps_per_stage=40, estimator="logo")
+    trainer = Trainer(cfg, tmp_path)
+    trainer.train()
+    stage_ends = [p for p in trainer.state.curve if p["iteration"] > 0]
+    assert [p["stage"] for p in stage_ends] == [0, 1]  # one validation per stage: where its budget ran out
+    assert 40 <= stage_ends[0]["env_steps"] < 40 + 40 and 80 <= stage_ends[1]["env_steps"] < 80 + 60
+    assert trainer.state.global_step < 2 * cfg.iterations

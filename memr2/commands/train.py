@@ -99,7 +99,10 @@ def _slug(text: str) -> str:
 def build_result(
     config: Any, trainer: Any, final: dict[str, Any], wall_time_s: float, run_name: str, test: dict[str, Any] | None = None
 ) -> RunResult:
-    """The result JSON of a training run (final = validation of the final policy, test = it on the test seeds)."""
+    """The result JSON of a training run (final = validation of the final policy, test = it on the test seeds);
+    ``train.diagnostics`` holds the first and last iterations' group-variance, UPDATE-hit and entropy means."""
+    from algorithms.metrics import diagnostics_summary
+
     state = trainer.state
     initial = state.initial_metrics
     return RunResult(
@@ -123,6 +126,7 @@ def build_result(
         curve=[CurvePoint(iteration=p["iteration"], env_steps=p["env_steps"], score=p["score"]) for p in state.curve],
         train={"iterations": state.global_step, "env_steps": state.env_steps, "curve": state.curve,
                "initial_return": initial["return"], "final_return": final["return"],
+               "diagnostics": diagnostics_summary(trainer.logger.records()),
                **({"test_return": test["return"], "test_episode_scores": test["episode_scores"]} if test else {})},
         privileged=bool(config.scripted_role),  # a scripted role plays from gold
         test_seeds=list(config.test_seeds) if test else [],
