@@ -20,7 +20,7 @@ $(BIN)/memr2: pyproject.toml
 
 install: $(BIN)/memr2
 
-# The main job on the embedded defaults (about ten CPU minutes): reference agents on the embedded LoCoMo dev subset
+# The main job on the embedded defaults (about 3 minutes on 2 CPU cores): reference agents on the embedded LoCoMo dev subset
 # and on Synthetic-v1 (the test seeds of its training runs), then GRPO and LoGo-GRPO side by side (FeaturePolicy,
 # the same environment-step budget) on Synthetic-v1 at 8 sessions, scored on those test seeds; the tables and the
 # learning curves are generated from the run files in runs/demo/.
