@@ -34,3 +34,4 @@ test-slow: install
 bench: install
 	$(BIN)/python benchmarks/clone_cost.py
 	$(BIN)/python benchmarks/retrieval_cost.py
+	$(BIN)/python benchmarks/adversarial_actions.py

@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel
 
-from memenv.actions import ROLES, AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, ParseError, UpdateOp, coerce_action
+from memenv.actions import MAX_ACTION_CHARS, ROLES, AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, ParseError, UpdateOp, coerce_action, truncation_note  # noqa: E501
 from memenv.bank import BankState, MemoryBank, UnknownMemoryError
 from memenv.data.schema import QA, Conversation, Turn
 from memenv.retrieval import bm25_search_many
@@ -25,7 +25,6 @@ from memenv.text import count_tokens, terms
 
 RewardMode = Literal["terminal", "session"]
 MAX_OBS_CHARS = 1 << 22
-MAX_ACTION_CHARS = 1 << 14
 
 
 class EnvState(BaseModel):
@@ -272,7 +271,7 @@ class MemoryEnv(gym.Env):
         if self._terminated:
             raise RuntimeError("the episode has terminated; call reset() to start a new one")
         parsed = coerce_action(self._role, action)
-        errors: list[str] = []
+        errors = [note] if (note := truncation_note(action)) else []
         if isinstance(parsed, ParseError):
             errors.append(parsed.message)
             parsed = ExtractAction() if self._role == "extractor" else ManageAction()
