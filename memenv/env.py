@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import string
 from typing import Any, Literal
@@ -137,8 +138,10 @@ class MemoryEnv(gym.Env):
             raise ValueError(f"chunks_per_session must be >= 1, got {chunks_per_session}")
         if reward_mode not in ("terminal", "session"):
             raise ValueError(f"reward_mode must be 'terminal' or 'session', got {reward_mode!r}")
-        if compression_coef < 0:
-            raise ValueError(f"compression_coef must be >= 0, got {compression_coef}")
+        if not (math.isfinite(compression_coef) and compression_coef >= 0):
+            raise ValueError(f"compression_coef must be finite and >= 0, got {compression_coef}")
+        if not math.isfinite(invalid_action_penalty):
+            raise ValueError(f"invalid_action_penalty must be finite, got {invalid_action_penalty}")
         if retrieval_k < 1:
             raise ValueError(f"retrieval_k must be >= 1, got {retrieval_k}")
         if render_mode not in (None, *self.metadata["render_modes"]):

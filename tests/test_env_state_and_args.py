@@ -1,4 +1,4 @@
-"""``set_state`` checks the whole state before touching the env and restores it atomically (issue 14, defect 4)."""
+"""`set_state` checks the whole state before touching the env (issue 14, defect 4); reward arguments are finite (defect 8)."""
 
 import json
 
@@ -67,3 +67,15 @@ def test_locomo_cursor_is_saved_and_restored():
     assert (env.reset()[1]["view"]["speakers"], env.conversation.conversation_id) == first
     with pytest.raises(ValueError, match="cursor"):
         env.set_state(_tampered(state.model_dump(mode="json"), lambda s: s["dataset"].update(cursor=99)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"compression_coef": float("inf")}, "compression_coef"),
+    ({"compression_coef": float("nan")}, "compression_coef"),
+    ({"invalid_action_penalty": float("nan")}, "invalid_action_penalty"),
+    ({"invalid_action_penalty": -float("inf")}, "invalid_action_penalty"),
+])
+def test_non_finite_reward_arguments_are_refused(tiny_conversation, kwargs, message):
+    """Issue 14, defect 8: ``compression_coef: 1e999`` or a NaN penalty gave NaN rewards."""
+    with pytest.raises(ValueError, match=message):
+        ConversationsEnv([tiny_conversation], **kwargs)
