@@ -6,7 +6,7 @@ Scorers are chosen by name with :func:`make_scorer` -- ``recall`` (default, dete
 
 from __future__ import annotations
 
-import importlib
+from memenv.specs import resolve_spec
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -123,5 +123,4 @@ def make_scorer(scorer: str | QAScorer, **kwargs: Any) -> QAScorer:
     target = SCORERS.get(scorer, scorer)
     if ":" not in target:
         raise ValueError(f"unknown scorer {scorer!r}; choose one of {sorted(SCORERS)} or 'package.module:Class'")
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)(**kwargs)
+    return resolve_spec(target, method="score", what="scorer", factories=False)(**kwargs)

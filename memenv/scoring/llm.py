@@ -12,7 +12,7 @@ memories again costs nothing.
 from __future__ import annotations
 
 import hashlib
-import importlib
+from memenv.specs import resolve_spec
 import json
 import os
 from collections.abc import Sequence
@@ -57,8 +57,7 @@ def _load(spec: Any, kwargs: dict[str, Any] | None) -> Answerer | None:
     if spec is None or isinstance(spec, Answerer):
         return spec
     if isinstance(spec, str) and ":" in spec:
-        module_name, _, attr = spec.partition(":")
-        return getattr(importlib.import_module(module_name), attr)(**(kwargs or {}))
+        return resolve_spec(spec, method="answer", what="answerer")(**(kwargs or {}))
     raise TypeError(f"expected an answerer (name + answer(prompts)) or 'package.module:factory', got {spec!r}")
 
 
