@@ -8,7 +8,8 @@ For every registered env and both roles, in this one run:
   that a scheduler hiccup on a shared machine is not mistaken for the parser), as a ratio to the normal step;
 * a **fuzz** run of ``--examples`` actions drawn from :func:`memenv.testing.any_action`: how many were tried,
   how many raised (from ``step`` or when dumping the state to JSON), and how many were over budget (slower than
-  ``--budget`` times the normal step on three tries).
+  ``--budget`` times the normal step on three tries), with the slowest one. A valid action of many items (up to
+  ``MAX_ACTION_ITEMS`` ADDs) is legitimately many times a two-item normal step: its cost is linear in the items.
 
 The goal: the worst ratio is at most 10. Usage::
 
@@ -18,6 +19,7 @@ The goal: the worst ratio is at most 10. Usage::
 from __future__ import annotations
 
 import argparse
+import reprlib
 import statistics
 import time
 from typing import Any
@@ -50,8 +52,8 @@ def normal_seconds(ready: Any, repeats: int) -> float:
     return statistics.median(step_seconds(ready, action, 1) for _ in range(repeats))
 
 
-def fuzz(ready: Any, role: str, examples: int, normal: float, budget: float) -> dict[str, int]:
-    counts = {"tried": 0, "crashed": 0, "over_budget": 0}
+def fuzz(ready: Any, role: str, examples: int, normal: float, budget: float) -> dict[str, Any]:
+    counts: dict[str, Any] = {"tried": 0, "crashed": 0, "over_budget": 0, "slowest": (0.0, "")}
 
     @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
@@ -67,8 +69,10 @@ def fuzz(ready: Any, role: str, examples: int, normal: float, budget: float) -> 
         except Exception:  # noqa: BLE001 - counting every escape is the point
             counts["crashed"] += 1
             return
-        if elapsed > budget * normal and step_seconds(ready, action, 3) > budget * normal:
-            counts["over_budget"] += 1
+        if elapsed > budget * normal:
+            elapsed = step_seconds(ready, action, 3)
+            counts["over_budget"] += elapsed > budget * normal
+        counts["slowest"] = max(counts["slowest"], (elapsed / normal, reprlib.repr(action)))
 
     trial()
     return counts
@@ -93,7 +97,8 @@ def main() -> None:
                 print(f"  {name:<24} {ratio:7.2f}x")
             counts = fuzz(ready, role, args.examples, normal, args.budget)
             print(f"  fuzz: tried {counts['tried']}, crashed {counts['crashed']}, "
-                  f"over budget (> {args.budget:g}x) {counts['over_budget']}")
+                  f"over budget (> {args.budget:g}x) {counts['over_budget']}; "
+                  f"slowest {counts['slowest'][0]:.2f}x: {counts['slowest'][1]}")
     verdict = "meets" if worst[0] <= 10 else "MISSES"
     print(f"\nworst adversarial step: {worst[0]:.2f}x a normal step ({worst[1]}); {verdict} the goal of <= 10x")
 
