@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/clone_cost.py
 	$(BIN)/python benchmarks/retrieval_cost.py
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/adversarial_actions.py
 
 # A local OpenAI-compatible LLM server (llama.cpp) for the `openai` backend and the slow end-to-end test.
 # llama-cpp-python ships no prebuilt CPU wheel for this platform: it builds from source once (about 15 min on

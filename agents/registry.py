@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.base import MemoryAgent
-from memenv.objects import check_keywords, load_object
+from memenv.objects import check_keywords, resolve_spec
 
 AGENTS = {
     "no-memory": "agents.baselines:NoMemory",
@@ -20,13 +20,14 @@ AGENTS = {
 
 def agent_factory(name: str) -> Any:
     """The factory behind an agent name: one of ``AGENTS``, ``package.module:factory`` or ``path/to/file.py:factory``
-    (resolved by :func:`memenv.objects.load_object`, which also searches the working directory)."""
+    (resolved by :func:`memenv.objects.resolve_spec`, which also searches the working directory and refuses
+    anything but a class with ``act`` or a Python function, before calling it)."""
     if name not in AGENTS and ":" not in name:
         raise ValueError(
             f"unknown agent {name!r}; choose one of {sorted(AGENTS)}, "
             "'package.module:factory' or 'path/to/file.py:factory'"
         )
-    return load_object(AGENTS.get(name, name))
+    return resolve_spec(AGENTS.get(name, name), method="act", what="agent factory")
 
 
 def make_agent(name: str, **kwargs: Any) -> MemoryAgent:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 
@@ -113,20 +114,70 @@ def save_rng(directory: str | Path, rank: int, torch_generators: TorchGenerators
         os.replace(tmp, directory / name)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, garbage or inconsistent (the message names the file)."""
+
+
+def _read(path: Path, reader: Any) -> Any:
+    """``reader(path)``, with any failure turned into a :class:`CheckpointError` naming ``path``."""
+    try:
+        return reader(path)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint file ({exc})") from None
+
+
+def _read_json(path: Path) -> Any:
+    return _read(path, lambda p: json.loads(p.read_text()))
+
+
+def _read_tensors(path: Path, *, finite: bool = False) -> dict[str, torch.Tensor]:
+    tensors = _read(path, load_file)
+    if finite:
+        bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+        if bad:
+            raise CheckpointError(f"{path}: non-finite values (NaN or inf) in {bad[:5]}")
+    return tensors
+
+
+def resolve_checkpoint(directory: str | Path) -> Path:
+    """The checkpoint to resume from ``directory``: itself, its ``checkpoints/last``, or -- when a kill fell
+    between removing ``last`` and renaming its replacement -- the complete ``checkpoints/last.tmp``."""
+    directory = Path(directory)
+    last = directory / "checkpoints" / "last"
+    if last.is_dir():
+        return last
+    pending = last.with_name("last.tmp")
+    if pending.is_dir() and (pending / "trainer_state.json").is_file():  # written last: the copy is complete
+        return pending
+    return directory
+
+
 def load_rng(directory: str | Path, rank: int, torch_generators: TorchGenerators, numpy_generators: NumpyGenerators) -> None:
     """Restore one rank's generators in place."""
     directory = Path(directory)
-    states = load_file(directory / f"rng-rank{rank}.safetensors")
+    states = _read_tensors(directory / f"rng-rank{rank}.safetensors")
+    bit_states = _read_json(directory / f"rng-rank{rank}.json")
     for name, generator in torch_generators.items():
-        generator.set_state(states[name])
-    bit_states = json.loads((directory / f"rng-rank{rank}.json").read_text())
+        _read(directory / f"rng-rank{rank}.safetensors", lambda _: generator.set_state(states[name]))
     for name, generator in numpy_generators.items():
-        generator.bit_generator.state = bit_states[name]
+        _read(directory / f"rng-rank{rank}.json", lambda _: setattr(generator.bit_generator, "state", bit_states[name]))
 
 
 def load_weights(directory: str | Path, model: torch.nn.Module) -> None:
-    """Load only the policy weights (warm start of the next curriculum stage)."""
-    model.load_state_dict(load_file(Path(directory) / "model.safetensors"))
+    """Load only the policy weights (warm start of the next curriculum stage); non-finite weights are refused."""
+    path = Path(directory) / "model.safetensors"
+    tensors = _read_tensors(path, finite=True)
+    _read(path, lambda _: model.load_state_dict(tensors))
+
+
+def _trainer_state(path: Path) -> TrainerState:
+    raw = _read_json(path)
+    state = _read(path, lambda _: TrainerState(**raw))
+    counters = ("stage", "iteration", "global_step", "env_steps", "bad_evals")
+    bad = [name for name in counters if not (isinstance(getattr(state, name), int) and getattr(state, name) >= 0)]
+    if bad:
+        raise CheckpointError(f"{path}: {', '.join(bad)} must be non-negative integers")
+    return state
 
 
 def load_checkpoint(
@@ -135,12 +186,17 @@ def load_checkpoint(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
 ) -> TrainerState:
-    """Restore weights and optimizer in place (generators: :func:`load_rng`); return the trainer state."""
+    """Restore weights and optimizer in place (generators: :func:`load_rng`); return the trainer state.
+
+    Every file is read and checked before the model or optimizer changes; a bad one raises CheckpointError.
+    """
     directory = Path(directory)
+    state = _trainer_state(directory / "trainer_state.json")
+    meta = _read_json(directory / "optimizer.json")
+    opt_tensors = _read_tensors(directory / "optimizer.safetensors")
     load_weights(directory, model)
-    meta = json.loads((directory / "optimizer.json").read_text())
-    optimizer.load_state_dict(_optimizer_join(load_file(directory / "optimizer.safetensors"), meta))
-    return TrainerState(**json.loads((directory / "trainer_state.json").read_text()))
+    _read(directory / "optimizer.json", lambda _: optimizer.load_state_dict(_optimizer_join(opt_tensors, meta)))
+    return state
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:

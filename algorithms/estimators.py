@@ -30,7 +30,7 @@ import torch
 
 from algorithms.advantages import group_advantages
 from algorithms.rollouts import RolloutBatch, Step, Trajectory
-from memenv.objects import load_object
+from memenv.objects import resolve_spec
 
 
 @dataclass
@@ -123,10 +123,7 @@ def get_estimator(name: str) -> Estimator:
         return ESTIMATORS[name]
     if ":" not in name:
         raise ValueError(f"unknown estimator {name!r}; choose one of {sorted(ESTIMATORS)} or 'package.module:factory'")
-    factory = load_object(name)
-    if not callable(factory):
-        raise TypeError(f"estimator {name!r} is not a callable returning an Estimator")
-    estimator = factory()
+    estimator = resolve_spec(name, method="rows", what="estimator factory")()
     if not isinstance(estimator, Estimator):
         raise TypeError(f"estimator {name!r} returned {type(estimator).__name__}, not algorithms.estimators.Estimator")
     return estimator

@@ -200,9 +200,7 @@ class Trainer:
 
     def resume(self, directory: str | Path) -> None:
         """Continue the run saved in ``directory`` (a checkpoint, or a run directory holding ``checkpoints/last``)."""
-        directory = Path(directory)
-        if (directory / "checkpoints" / "last").is_dir():
-            directory = directory / "checkpoints" / "last"
+        directory = ckpt.resolve_checkpoint(directory)
         self.state = ckpt.load_checkpoint(directory, model=self.policy.model, optimizer=self.optimizer)
         ckpt.load_rng(directory, self.rank, *self._generators)
         self.logger.truncate(self.state.global_step)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import re
 import string
 from typing import Any, Literal
 
@@ -16,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel
 
-from memenv.actions import ROLES, AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, ParseError, UpdateOp, coerce_action
+from memenv.actions import MAX_ACTION_CHARS, ROLES, AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, ParseError, UpdateOp, coerce_action, truncation_note  # noqa: E501
 from memenv.bank import BankState, MemoryBank, UnknownMemoryError
 from memenv.data.schema import QA, Conversation, Turn
 from memenv.retrieval import bm25_search_many
@@ -26,7 +28,6 @@ from memenv.text import count_tokens, terms
 RewardMode = Literal["terminal", "session"]
 SessionCredit = Literal["latest", "evidence"]
 MAX_OBS_CHARS = 1 << 22
-MAX_ACTION_CHARS = 1 << 14
 
 
 class EnvState(BaseModel):
@@ -43,6 +44,8 @@ class EnvState(BaseModel):
     invalid_actions: int
     terminated: bool
     rng_state: dict[str, Any]
+    dataset: dict[str, Any] = {}
+    """What the dataset subclass needs besides the episode (e.g. LoCoMo's cursor over conversations)."""
 
 
 def canonical_json(view: dict[str, Any]) -> str:
@@ -147,8 +150,10 @@ class MemoryEnv(gym.Env):
             raise ValueError(f"chunks_per_session must be >= 1, got {chunks_per_session}")
         if reward_mode not in ("terminal", "session"):
             raise ValueError(f"reward_mode must be 'terminal' or 'session', got {reward_mode!r}")
-        if compression_coef < 0:
-            raise ValueError(f"compression_coef must be >= 0, got {compression_coef}")
+        if not (math.isfinite(compression_coef) and compression_coef >= 0):
+            raise ValueError(f"compression_coef must be finite and >= 0, got {compression_coef}")
+        if not math.isfinite(invalid_action_penalty):
+            raise ValueError(f"invalid_action_penalty must be finite, got {invalid_action_penalty}")
         if retrieval_k < 1:
             raise ValueError(f"retrieval_k must be >= 1, got {retrieval_k}")
         if session_credit not in ("latest", "evidence"):
@@ -295,7 +300,7 @@ class MemoryEnv(gym.Env):
         if self._terminated:
             raise RuntimeError("the episode has terminated; call reset() to start a new one")
         parsed = coerce_action(self._role, action)
-        errors: list[str] = []
+        errors = [note] if (note := truncation_note(action)) else []
         if isinstance(parsed, ParseError):
             errors.append(parsed.message)
             parsed = ExtractAction() if self._role == "extractor" else ManageAction()
@@ -439,20 +444,73 @@ class MemoryEnv(gym.Env):
             invalid_actions=self._invalid_actions,
             terminated=self._terminated,
             rng_state=self.np_random.bit_generator.state,
+            dataset=self._dataset_state(),
         )
 
+    def _dataset_state(self) -> dict[str, Any]:
+        """Subclass hook: JSON-serialisable dataset position saved by ``get_state`` (none by default)."""
+        return {}
+
+    def _check_dataset_state(self, dataset: dict[str, Any]) -> None:
+        """Subclass hook: raise ValueError if ``dataset`` cannot be restored (called before anything changes)."""
+
+    def _restore_dataset_state(self, dataset: dict[str, Any]) -> None:
+        """Subclass hook: restore what ``_dataset_state`` saved (already checked)."""
+
+    def _checked_state(self, state: EnvState) -> MemoryBank:
+        """The bank ``state`` restores, or ValueError naming the first inconsistency."""
+        ids = [entry.memory_id for entry in state.bank.entries]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate memory ids in the bank: {sorted({i for i in ids if ids.count(i) > 1})}")
+        for memory_id in ids:
+            if not re.fullmatch(r"m[1-9][0-9]*", memory_id, flags=re.ASCII):
+                raise ValueError(f"memory id {memory_id!r} is not of the form m<N>")
+            if int(memory_id[1:]) >= state.bank.next_id:
+                raise ValueError(f"bank.next_id {state.bank.next_id} must exceed every id (found {memory_id})")
+        sessions = len(state.conversation.sessions)
+        if not 0 <= state.session < sessions:
+            raise ValueError(f"session {state.session} out of range for {sessions} sessions")
+        if not 0 <= state.chunk < self.chunks_per_session:
+            raise ValueError(f"chunk {state.chunk} out of range for {self.chunks_per_session} chunks per session")
+        if state.terminated and (state.session, state.chunk) != (sessions - 1, self.chunks_per_session - 1):
+            raise ValueError("a terminated state must be at the last chunk of the last session")
+        if len(state.related) != len(state.facts) or (state.role == "extractor" and state.facts):
+            raise ValueError("pending facts (and their related ids, one list per fact) exist only for the manager")
+        unknown = {i for related in state.related for i in related} - set(ids)
+        if unknown:
+            raise ValueError(f"related memory ids not in the bank: {sorted(unknown)}")
+        if not 0 <= state.invalid_actions <= state.steps:
+            raise ValueError(f"need 0 <= invalid_actions ({state.invalid_actions}) <= steps ({state.steps})")
+        self._check_dataset_state(state.dataset)
+        try:  # on a throwaway generator, so that a bad state changes nothing
+            np.random.Generator(type(self.np_random.bit_generator)()).bit_generator.state = state.rng_state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"invalid rng_state: {exc}") from None
+        try:
+            bank = MemoryBank.from_state(state.bank)
+        except ValueError as exc:
+            raise ValueError(f"invalid bank: {exc}") from None
+        return bank
+
     def set_state(self, state: EnvState | dict[str, Any] | str) -> None:
-        """Restore a state from ``get_state()`` (the model, its dict, or its JSON)."""
+        """Restore a state from ``get_state()`` (the model, its dict, or its JSON).
+
+        The whole state is checked first (ids ``m<N>`` unique and below ``next_id``, session and chunk in range,
+        pending facts only for the manager, related ids in the bank, the RNG state, the dataset position); a bad
+        one raises ValueError (pydantic's for a malformed one) and leaves the env as it was.
+        """
         if isinstance(state, str):
             state = EnvState.model_validate_json(state)
         elif isinstance(state, dict):
             state = EnvState.model_validate(state)
+        bank = self._checked_state(state)
         self._setup(state.conversation)
-        self.bank = MemoryBank.from_state(state.bank)
+        self.bank = bank
         self._session, self._chunk, self._role = state.session, state.chunk, state.role
         self._facts, self._related = list(state.facts), [list(r) for r in state.related]
         self._steps, self._invalid_actions, self._terminated = state.steps, state.invalid_actions, state.terminated
         self.np_random.bit_generator.state = state.rng_state
+        self._restore_dataset_state(state.dataset)
 
     @property
     def invalid_actions(self) -> int:

@@ -163,3 +163,25 @@ def check_keywords(obj: Any, kwargs: dict[str, Any], owner: str) -> None:
     hint = f"; did you mean {close[0]!r}?" if close else ""
     listed = ", ".join(sorted(accepted)) or "none"
     raise ValueError(f"{owner} has no argument {', '.join(map(repr, unknown))}{hint} (it accepts: {listed})")
+
+
+def resolve_spec(target: str, *, method: str, what: str, factories: bool = True) -> Any:
+    """:func:`load_object`, then a check of what was found *before anything calls it*: a class with a callable
+    ``method`` or, with ``factories``, a function written in Python (never a builtin such as ``os.system``, whose
+    "arguments" would come from a config file). Importing a module runs its code, so a spec is trusted like code
+    (docs/reliability.md); this stops a spec that names something of the wrong kind.
+
+    >>> resolve_spec("memenv.scoring.rule:RuleScorer", method="score", what="scorer").__name__
+    'RuleScorer'
+    >>> resolve_spec("os:system", method="score", what="scorer")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'os:system' is not usable as the scorer: expected a class with a score() method or a Python factory function, got builtin_function_or_method
+    """
+    found = load_object(target, what)
+    if inspect.isclass(found) and callable(getattr(found, method, None)):
+        return found
+    if factories and inspect.isfunction(found):
+        return found
+    expected = f"a class with a {method}() method" + (" or a Python factory function" if factories else "")
+    raise ValueError(f"{target!r} is not usable as the {what}: expected {expected}, got {type(found).__name__}")

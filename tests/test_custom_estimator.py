@@ -38,7 +38,7 @@ def test_estimator_specs_are_checked_before_use(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(TypeError, match="not algorithms.estimators.Estimator"):
         get_estimator("bad_estimators.py:not_an_estimator")
-    with pytest.raises(TypeError, match="callable"):
+    with pytest.raises(ValueError, match="not usable as the estimator factory"):
         get_estimator("bad_estimators.py:value")
     with pytest.raises(ValueError, match="unknown estimator 'lgoo'"):
         TrainerConfig(estimator="lgoo")

@@ -135,13 +135,27 @@ def load_locomo(
 @lru_cache(maxsize=8)
 def _load_cached(path: str, _mtime_ns: int, _size: int, dedupe: bool) -> tuple[tuple[Conversation, ...], LoadReport]:
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as file:  # look before reading it all: a huge garbage file is refused cheaply
+            head = file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+            if head and not head.startswith(b"["):
+                raise DataError(f"{path}: field '<root>' must be a list of samples (the file does not start with '[')")
+            text = (head + file.read()).decode("utf-8")
+        raw = json.loads(text)
+    except OSError as exc:  # a directory, a permission problem, ...
+        raise DataError(f"{path}: cannot read LoCoMo file ({exc.strerror or exc})") from exc
+    except RecursionError:
+        raise DataError(f"{path}: not valid JSON (nested too deeply)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(raw, list):
         raise DataError(f"{path}: field '<root>' must be a list of samples, got {type(raw).__name__}")
     report = LoadReport(path=path)
     conversations = tuple(_parse_sample(path, i, item, report, dedupe) for i, item in enumerate(raw))
+    seen: set[str] = set()
+    for conversation in conversations:
+        if conversation.conversation_id in seen:
+            raise DataError(f"{path}: field 'sample_id': {conversation.conversation_id!r} appears more than once")
+        seen.add(conversation.conversation_id)
     report.samples = len(conversations)
     return conversations, report
 

@@ -92,6 +92,17 @@ class LoCoMoEnv(ConversationsEnv):
             self._cursor = seed % len(self.conversations)
         return super().reset(seed=seed, options=options)
 
+    def _dataset_state(self) -> dict[str, Any]:
+        return {"cursor": self._cursor}
+
+    def _check_dataset_state(self, dataset: dict[str, Any]) -> None:
+        cursor = dataset.get("cursor", self._cursor)
+        if not (isinstance(cursor, int) and 0 <= cursor < len(self.conversations)):
+            raise ValueError(f"dataset.cursor must be an int in [0, {len(self.conversations)}), got {cursor!r}")
+
+    def _restore_dataset_state(self, dataset: dict[str, Any]) -> None:
+        self._cursor = dataset.get("cursor", self._cursor)
+
     def _select_conversation(self, options: dict[str, Any]) -> Any:
         if options.get("conversation", self.conversation_id) is not None:
             return super()._select_conversation(options)

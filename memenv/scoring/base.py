@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
-from memenv.objects import load_object
+from memenv.objects import resolve_spec
 from memenv.scoring.metrics import evidence_recall
 
 
@@ -126,4 +126,4 @@ def make_scorer(scorer: str | QAScorer, **kwargs: Any) -> QAScorer:
     target = SCORERS.get(scorer, scorer)
     if ":" not in target:
         raise ValueError(f"unknown scorer {scorer!r}; choose one of {sorted(SCORERS)} or 'package.module:Class'")
-    return load_object(target, "Class")(**kwargs)
+    return resolve_spec(target, method="score", what="scorer", factories=False)(**kwargs)

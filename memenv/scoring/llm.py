@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.data.schema import QA
-from memenv.objects import load_object
+from memenv.objects import resolve_spec
 from memenv.retrieval import bm25_scores
 from memenv.scoring.base import QARecord, bank_dia_ids, make_record
 from memenv.scoring.judging import DEFAULT_RUBRICS, judge_verdict, load_rubric
@@ -49,7 +49,7 @@ def _load(spec: Any, kwargs: dict[str, Any] | None) -> Answerer | None:
     if spec is None or isinstance(spec, Answerer):
         return spec
     if isinstance(spec, str) and ":" in spec:
-        return load_object(spec)(**(kwargs or {}))
+        return resolve_spec(spec, method="answer", what="answerer")(**(kwargs or {}))
     raise TypeError(f"expected an answerer (name + answer(prompts)) or 'package.module:factory', got {spec!r}")
 
 
