@@ -41,6 +41,7 @@ class TrainerState:
     curve: list[dict[str, Any]] = field(default_factory=list)
     initial_metrics: dict[str, Any] | None = None
     stage_done: bool = False
+    wall_time_s: float = 0.0  # training time up to the last checkpoint, over every process that ran it
 
 
 def _optimizer_split(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

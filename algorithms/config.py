@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from memenv.files import write_text_atomic
 
 try:
     import tomllib
@@ -151,6 +154,8 @@ class TrainerConfig:
             if not ok:
                 raise ValueError(message)
 
+        for name, value in self.to_dict().items():  # NaN / inf anywhere would poison every reward and loss
+            check(not isinstance(value, float) or math.isfinite(value), f"{name}={value}: must be a finite number")
         check(self.policy in POLICIES, f"policy={self.policy!r}: choose one of {POLICIES}")
         check(self.loss_type in LOSS_TYPES, f"loss_type={self.loss_type!r}: choose one of {LOSS_TYPES}")
         check(self.scale_rewards in SCALE_REWARDS, f"scale_rewards={self.scale_rewards!r}: choose one of {SCALE_REWARDS}")
@@ -190,10 +195,8 @@ class TrainerConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> Path:
-        """Write the resolved config as JSON."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        return path
+        """Write the resolved config as JSON (atomically; a symlink at ``path`` is replaced, not written through)."""
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainerConfig":

@@ -12,6 +12,7 @@ import numpy as np
 from algorithms.advantages import frac_zero_std
 from algorithms.estimators import Row
 from algorithms.rollouts import RolloutBatch
+from memenv.files import open_no_follow, write_text_atomic
 
 
 def _stats(values: Sequence[float]) -> tuple[float, float]:
@@ -84,19 +85,21 @@ def diagnostics_summary(records: Sequence[dict[str, Any]], window: int = 5) -> d
 
 
 class JsonlLogger:
-    """Appends one JSON object per line (a resumed run appends to the same file)."""
+    """Appends one JSON object per line (a resumed run appends to the same file); never writes through a symlink."""
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_symlink():
+                raise OSError(f"{self.path} is a symlink: a run's metrics are never written through one")
 
     def truncate(self, iteration: int) -> None:
         """Drop lines past ``iteration`` (a resumed run redoes the iterations after its checkpoint)."""
         if self.path and self.path.exists():
             lines = self.path.read_text(encoding="utf-8").splitlines()
             kept = [line for line in lines if json.loads(line).get("iteration", 0) <= iteration]
-            self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            write_text_atomic(self.path, "".join(line + "\n" for line in kept))
 
     def records(self) -> list[dict[str, Any]]:
         """Every record logged so far (empty without a file)."""
@@ -106,5 +109,5 @@ class JsonlLogger:
 
     def log(self, record: dict[str, Any]) -> None:
         if self.path:
-            with self.path.open("a", encoding="utf-8") as handle:
+            with open_no_follow(self.path, "a") as handle:
                 handle.write(json.dumps(record, sort_keys=True) + "\n")

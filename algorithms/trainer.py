@@ -69,6 +69,7 @@ class Trainer:
         self.rng = np.random.default_rng([config.seed, self.rank])
         self.eval_generator = torch.Generator().manual_seed(config.seed)  # validation is greedy; kept for Policy.act
         self.state = ckpt.TrainerState()
+        self._clock = time.perf_counter()
         log_path = self.output_dir / "metrics.jsonl" if self.output_dir and self.accelerator.is_main_process else None
         self.logger = JsonlLogger(log_path)
         if log_path is not None:  # every run saves its resolved config
@@ -182,10 +183,17 @@ class Trainer:
     def validate(self, horizon: int) -> dict[str, Any]:
         return evaluate_policy(self.make_env(horizon), self.config.eval_seeds, self.policy, self.eval_generator)
 
+    def _tick(self) -> None:
+        """Add the time since the last tick to ``state.wall_time_s`` (so a resumed run counts its earlier part)."""
+        now = time.perf_counter()
+        self.state.wall_time_s += now - self._clock
+        self._clock = now
+
     def save(self, directory: Path) -> None:
         """Checkpoint (main writes weights/optimizer/state; every rank writes its own generator states)."""
         if self.output_dir is None:
             return
+        self._tick()
         torch_gens, np_gens = self._generators
         if self.accelerator.is_main_process:
             ckpt.save_checkpoint(
@@ -202,6 +210,7 @@ class Trainer:
         """Continue the run saved in ``directory`` (a checkpoint, or a run directory holding ``checkpoints/last``)."""
         directory = ckpt.resolve_checkpoint(directory)
         self.state = ckpt.load_checkpoint(directory, model=self.policy.model, optimizer=self.optimizer)
+        self._clock = time.perf_counter()
         ckpt.load_rng(directory, self.rank, *self._generators)
         self.logger.truncate(self.state.global_step)
         if self.ref_model is not None and self.state.stage > 0:  # the reference is the stage's warm start
@@ -263,7 +272,9 @@ class Trainer:
         bar.close()
         if self.output_dir is not None:
             ckpt.load_weights(self._checkpoint_dir(curriculum.best_checkpoint_name(len(cfg.curriculum) - 1)), self.policy.model)
-        return self.validate(cfg.curriculum[-1])
+        final = self.validate(cfg.curriculum[-1])
+        self._tick()
+        return final
 
     def test(self) -> dict[str, Any] | None:
         """The current policy (after :meth:`train`: the best validation checkpoint) on ``config.test_seeds`` at

@@ -13,6 +13,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from memenv.files import open_no_follow
+
 LOCOMO_COMMIT = "3eb6f2c585f5e1699204e3c3bdf7adc5c28cb376"
 LOCOMO_URL = f"https://raw.githubusercontent.com/snap-research/locomo/{LOCOMO_COMMIT}/data/locomo10.json"
 LOCOMO_SHA256 = "79fa87e90f04081343b8c8debecb80a9a6842b76a7aa537dc9fdf651ea698ff4"
@@ -57,8 +59,9 @@ def download(url: str, out: str | os.PathLike[str], sha256: str, *, timeout: flo
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     digest = hashlib.sha256()
+    partial.unlink(missing_ok=True)  # a stale or planted .part (even a symlink) goes; the new one is created afresh
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as handle:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open_no_follow(partial, "x", binary=True) as handle:
             for block in iter(lambda: response.read(_BLOCK), b""):
                 digest.update(block)
                 handle.write(block)

@@ -147,13 +147,17 @@ def run(args: argparse.Namespace) -> int:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
         output_dir = Path("runs") / f"{_slug(config.env_id)}__{config.estimator}__{config.seed}__{stamp}"
     trainer = Trainer(config, output_dir, progress=not args.no_progress)
+    resumed_wall = 0.0
     if args.resume:
         trainer.resume(output_dir)
+        resumed_wall = trainer.state.wall_time_s  # time the earlier processes spent
     final = trainer.train()
     if not trainer.accelerator.is_main_process:
         return 0
     test = trainer.test()
-    result = build_result(config, trainer, final, time.perf_counter() - start, args.run_name or output_dir.name, test)
+    # wall time over every process that ran this training (a resumed run counts its earlier part)
+    wall = resumed_wall + (time.perf_counter() - start)
+    result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test)
     paths = [write_result(result, output_dir)]
     if args.results_dir:
         paths.append(write_result(result, args.results_dir))
