@@ -39,3 +39,17 @@ def test_a_valid_file_still_loads(tmp_path):
     path.write_text("\ufeff" + json.dumps([_sample("c1"), _sample("c2")]), encoding="utf-8")
     conversations, _ = load_locomo(path)
     assert [c.conversation_id for c in conversations] == ["c1", "c2"]
+
+
+def test_a_huge_file_is_refused_by_its_size_before_it_is_read(tmp_path, monkeypatch):
+    import memenv.data.locomo as locomo
+
+    path = tmp_path / "huge.json"
+    with path.open("wb") as handle:  # a sparse 200 MB file that starts like a LoCoMo list
+        handle.write(b"[" + b" " * 10)
+        handle.truncate(200 * 2**20)
+    opened = []
+    monkeypatch.setattr(locomo, "open", lambda *a, **k: opened.append(a) or open(*a, **k), raising=False)
+    with pytest.raises(locomo.DataError, match="200 MB is over the 64 MB limit.*MEMR2_LOCOMO_MAX_BYTES"):
+        locomo.load_locomo(path)
+    assert not opened  # refused from its size alone

@@ -105,6 +105,10 @@ class _RawSample(BaseModel):
     observation: dict[str, Any] | None = None
 
 
+MAX_BYTES_VAR = "MEMR2_LOCOMO_MAX_BYTES"
+MAX_FILE_BYTES = int(os.environ.get(MAX_BYTES_VAR, 64 * 2**20))
+
+
 def default_path(data_path: str | os.PathLike[str] | None = None) -> Path:
     """``data_path`` if given, else ``$MEMR2_LOCOMO_PATH`` if set, else the embedded dev subset."""
     chosen = data_path or os.environ.get(ENV_VAR) or DEV_PATH
@@ -121,13 +125,19 @@ def load_locomo(
         dedupe: drop repeated questions with the same text and answer (default keeps them, as published counts do).
 
     Raises:
-        DataError: bad JSON, a missing required field or a wrong type (the message names file, sample and field).
+        DataError: bad JSON, a missing required field or a wrong type (the message names file, sample and field),
+            or a file over ``MAX_FILE_BYTES`` (64 MB unless ``$MEMR2_LOCOMO_MAX_BYTES`` says otherwise).
     """
     path = default_path(data_path).resolve()
     try:
         stat = path.stat()
     except OSError as exc:
         raise DataError(f"{path}: cannot read LoCoMo file ({exc.strerror})") from exc
+    if stat.st_size > MAX_FILE_BYTES:  # refused before reading: parsing holds the whole file in memory, twice
+        raise DataError(
+            f"{path}: {stat.st_size / 2**20:.0f} MB is over the {MAX_FILE_BYTES // 2**20} MB limit of a LoCoMo file "
+            f"(the full locomo10.json is a few MB); set {MAX_BYTES_VAR} to raise the limit for a larger data set"
+        )
     conversations, report = _load_cached(str(path), stat.st_mtime_ns, stat.st_size, dedupe)
     return conversations, report.model_copy(deep=True)
 
