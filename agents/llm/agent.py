@@ -9,7 +9,6 @@ with fp32 and unchanged weights the two agree to ~1e-5.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import torch
 from agents.llm.backend import Backend, SamplingConfig
 from agents.llm.prompts import FORMATS, OutputFormat, build_messages
 from memenv.actions import ParseError, parse_action
+from memenv.views import ExtractorView, ManagerView, view_of
 
 
 @dataclass
@@ -70,14 +70,6 @@ def pad_right(rows: Sequence[Sequence[float]], value: float = 0.0) -> tuple[torc
         values[i, : len(row)] = torch.as_tensor(list(row), dtype=torch.float32)
         mask[i, : len(row)] = True
     return values, mask
-
-
-def view_of(observation: Any, info: dict[str, Any] | None) -> dict[str, Any]:
-    """The structured view: ``info["view"]`` when present, else decoded from the observation's JSON text."""
-    if info and isinstance(info.get("view"), dict):
-        return info["view"]
-    text = observation["text"] if isinstance(observation, dict) else observation
-    return json.loads(text)
 
 
 class LLMAgent:
@@ -131,7 +123,7 @@ class LLMAgent:
         records, self.records = self.records, []
         return records
 
-    def prompt_ids(self, view: dict[str, Any]) -> list[int]:
+    def prompt_ids(self, view: ExtractorView | ManagerView) -> list[int]:
         """Token ids of the chat prompt for ``view`` (system, few-shot turns, the view, assistant header)."""
         tokenizer = self.backend.tokenizer
         text = tokenizer.apply_chat_template(
@@ -155,9 +147,9 @@ class LLMAgent:
         texts = []
         for view, prompt, sample in zip(views, prompts, samples):
             text = self.backend.tokenizer.decode(sample.token_ids, skip_special_tokens=True).strip()
-            parsed = parse_action(view["role"], text)
+            parsed = parse_action(view.role, text)
             error = parsed.message if isinstance(parsed, ParseError) else None
-            stats = self.stats[view["role"]]
+            stats = self.stats[view.role]
             stats.actions += 1
             stats.parse_failures += error is not None
             stats.tokens += len(sample.token_ids)
@@ -165,9 +157,9 @@ class LLMAgent:
             if self.record:
                 self.records.append(
                     ActionRecord(
-                        role=view["role"],
-                        session=int(view.get("session", 0)),
-                        chunk=int(view.get("chunk", 0)),
+                        role=view.role,
+                        session=view.session,
+                        chunk=view.chunk,
                         prompt_ids=prompt,
                         completion_ids=list(sample.token_ids),
                         logprobs=list(sample.logprobs),
