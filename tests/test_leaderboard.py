@@ -98,3 +98,27 @@ def test_rows_are_grouped_by_protocol_with_display_names_and_privilege_marked(tm
     assert protocol_part.startswith("### Protocol `synthetic-v0-32`: MemoryR2/Synthetic-v0: 5 episodes from seed 100000")
     assert "| KeepStatements | no |" in protocol_part and "| oracle | yes |" in protocol_part
     assert "store-all" not in protocol_part and "| store-all | no | max_sessions=8 |" in ad_hoc
+
+
+def test_baselines_matrix_orders_tied_agents_by_name_in_every_process():
+    """Tied agents were ordered by set iteration order, which string hashing randomises per process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from test_leaderboard import _result\n"
+        "from memr2.leaderboard import baselines_matrix\n"
+        "runs = [_result(a, 1.0, protocol='p') for a in ('restricted-oracle', 'oracle', 'b', 'a')]\n"
+        "print(baselines_matrix(runs, ['p']))\n"
+    )
+    outputs = set()
+    for hash_seed in range(6):
+        env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
+        done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], env=env,
+                              capture_output=True, text=True, check=True)
+        outputs.add(done.stdout)
+    (table,) = outputs
+    assert [line.split()[0] for line in table.splitlines()[1:]] == ["a", "b", "oracle", "restricted-oracle"]

@@ -195,8 +195,8 @@ class SyntheticV1Env(SyntheticEnv):
 
     .. baselines:start
     agent                               synthetic-v1-8   synthetic-v1-16   synthetic-v1-32
-    restricted-oracle (privileged)               1.000             0.991             0.834
     oracle (privileged)                          1.000             1.000             1.000
+    restricted-oracle (privileged)               1.000             0.991             0.834
     store-all                                    0.212             0.229             0.227
     mem0-like                                    0.212             0.197             0.220
     no-memory                                    0.000             0.000             0.000
