@@ -99,3 +99,11 @@ def test_documented_view_examples_parse_to_their_role():
 
 def test_package_exports_the_view_api():
     assert memenv.parse_view is parse_view and memenv.ManagerView is ManagerView
+
+
+def test_module_doctests():
+    import doctest
+
+    from memenv import views
+
+    assert doctest.testmod(views).failed == 0
