@@ -1,31 +1,27 @@
 """Scripted reference agents: ``NoMemory`` (the floor), ``StoreAll`` (keep every turn) and ``Oracle`` (gold).
 
 Each satisfies :class:`agents.base.MemoryAgent`: ``act(observation, info)`` reads the structured view from
-``info["view"]`` (or the observation's JSON text when ``info`` lacks it) and returns an action object or dict.
+``info["view"]`` (a :mod:`memenv.views` model; rebuilt from the observation's JSON text when ``info`` lacks it) and returns an action object or dict.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from memenv.actions import AddOp, ExtractAction, Fact, ManageAction, NoopOp
-
-
-def _view(observation: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-    view = info.get("view")
-    return view if view is not None else json.loads(observation["text"])
+from memenv.views import ExtractorView, view_of
 
 
 class NoMemory:
     """Remembers nothing: no facts, NOOP. Every memory benchmark's floor (Synthetic-v0 scores 0).
 
-    >>> NoMemory().act({}, {"role": "manager", "view": {"role": "manager"}}).operations
+    >>> NoMemory().act({"text": '{"role": "manager", "session": 1, "num_sessions": 1, "chunk": 0, "num_chunks": 1, '
+    ...                         '"date": null, "speakers": [], "bank_size": 0}'}, {}).operations
     (NoopOp(op='NOOP', memory_id=None),)
     """
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> ExtractAction | ManageAction:
-        if _view(observation, info)["role"] == "extractor":
+        if view_of(observation, info).role == "extractor":
             return ExtractAction()
         return ManageAction(operations=(NoopOp(),))
 
@@ -36,25 +32,21 @@ class StoreAll:
     Nothing is ever updated or deleted, so stale values stay next to current ones and the bank grows with the
     dialogue (the compression penalty applies).
 
-    >>> view = {"role": "extractor", "turns": [{"speaker": "Ann", "dia_id": "D1:1", "text": "Hi!"}]}
+    >>> from memenv.views import Turn
+    >>> view = ExtractorView(session=1, num_sessions=1, chunk=0, num_chunks=1, date=None, speakers=("Ann",),
+    ...                      turns=(Turn(speaker="Ann", dia_id="D1:1", text="Hi!"),))
     >>> StoreAll().act({}, {"view": view}).facts[0]
     Fact(speaker='Ann', fact='Hi!', dia_ids=('D1:1',))
     """
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> ExtractAction | ManageAction:
-        view = _view(observation, info)
-        if view["role"] == "extractor":
+        view = view_of(observation, info)
+        if isinstance(view, ExtractorView):
             return ExtractAction(
-                facts=tuple(
-                    Fact(speaker=t["speaker"], fact=t["text"], dia_ids=(t["dia_id"],)) for t in view["turns"]
-                )
+                facts=tuple(Fact(speaker=t.speaker, fact=t.text, dia_ids=(t.dia_id,)) for t in view.turns)
             )
         operations = tuple(
-            AddOp(
-                content=f"{f['speaker']}: {f['fact']}" if f.get("speaker") else f["fact"],
-                dia_ids=tuple(f.get("dia_ids", ())),
-            )
-            for f in view["facts"]
+            AddOp(content=f"{f.speaker}: {f.fact}" if f.speaker else f.fact, dia_ids=f.dia_ids) for f in view.facts
         )
         return ManageAction(operations=operations or (NoopOp(),))
 

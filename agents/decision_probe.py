@@ -27,6 +27,7 @@ from typing import Any
 from agents.restricted_oracle import ADD, RestrictedOracle, manager_operations, related_slots
 from memenv.data.synthetic import ATTRIBUTE_BY_NAME
 from memenv.scoring.rule import memory_claims
+from memenv.views import ManagerView
 
 SWAP_KINDS = (
     "correct-update", "correct-delete", "wrong-update", "spurious-delete",
@@ -48,9 +49,9 @@ class SwapResult:
 def always_add(info: dict[str, Any], num_slots: int) -> Any:
     """The always-ADD action for ``info``: the restricted oracle's extractor, and ADD for every fact."""
     view = info["view"]
-    if view["role"] == "extractor":
+    if view.role == "extractor":
         return RestrictedOracle(num_slots).act({}, info)
-    return manager_operations(view, [ADD] * len(view["facts"]), num_slots)
+    return manager_operations(view, [ADD] * len(view.facts), num_slots)
 
 
 def _finish(env: Any, info: dict[str, Any], num_slots: int, first_action: Any) -> tuple[float, float]:
@@ -100,12 +101,12 @@ def memory_status(entry: Any, latest: dict[tuple[str, str], str], final: dict[tu
     return status
 
 
-def _swaps(env: Any, view: dict[str, Any], gold: list[dict[str, Any]], num_slots: int) -> Iterable[tuple[str, list[int]]]:
+def _swaps(env: Any, view: ManagerView, gold: list[dict[str, Any]], num_slots: int) -> Iterable[tuple[str, list[int]]]:
     """``(kind, choices)`` for every one-decision swap of this manager view (:data:`SWAP_KINDS`)."""
     by_turn = {fact["dia_id"]: fact for fact in gold}
     latest, final = _values(env)
-    for i, fact in enumerate(view["facts"]):
-        truth = next((by_turn[d] for d in fact.get("dia_ids", ()) if d in by_turn), None)
+    for i, fact in enumerate(view.facts):
+        truth = next((by_turn[d] for d in fact.dia_ids if d in by_turn), None)
         if truth is None:
             continue
         for slot, memory_id in enumerate(related_slots(fact, view, num_slots)):
@@ -118,7 +119,7 @@ def _swaps(env: Any, view: dict[str, Any], gold: list[dict[str, Any]], num_slots
                 suffix = "" if status == "final" else f"-{status}"
                 names = (f"wrong-update{suffix}", f"spurious-delete{suffix}")
             for name, option in zip(names, (2 + slot, 2 + num_slots + slot)):
-                choices = [ADD] * len(view["facts"])
+                choices = [ADD] * len(view.facts)
                 choices[i] = option
                 yield name, choices
 

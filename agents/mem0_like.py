@@ -12,20 +12,21 @@
   - otherwise ``ADD``.
 
 >>> agent = Mem0Like()
->>> view = {"role": "extractor", "turns": [{"speaker": "Ann", "dia_id": "D1:1",
-...         "text": "Hi! I adopted a puppy named Rex last week."}]}
+>>> from memenv.views import ExtractorView, Turn
+>>> view = ExtractorView(session=1, num_sessions=1, chunk=0, num_chunks=1, date=None, speakers=("Ann",),
+...                      turns=(Turn(speaker="Ann", dia_id="D1:1", text="Hi! I adopted a puppy named Rex last week."),))
 >>> [f.fact for f in agent.act({}, {"role": "extractor", "view": view}).facts]
 ['I adopted a puppy named Rex last week.']
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from memenv.actions import AddOp, ExtractAction, Fact, ManageAction, NoopOp, UpdateOp
 from memenv.text import terms
+from memenv.views import ExtractorView, FactView, ManagerView, MemoryView, view_of
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
 _CAPTION = re.compile(r"\s*\[shared ([^\]]+)\]\s*$")
@@ -72,37 +73,38 @@ class Mem0Like:
         """Stateless between steps: nothing to clear."""
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> ExtractAction | ManageAction:
-        view = info.get("view") or json.loads(observation["text"])
-        if view["role"] == "extractor":
+        view = view_of(observation, info)
+        if isinstance(view, ExtractorView):
             return self.extract(view)
         return self.manage(view)
 
-    def extract(self, view: dict[str, Any]) -> ExtractAction:
+    def extract(self, view: ExtractorView) -> ExtractAction:
         """Sentence-level facts with enough content words, one per sentence, tied to their turn."""
         facts = []
-        for turn in view.get("turns", []):
-            for sentence in split_sentences(turn["text"]):
+        for turn in view.turns:
+            for sentence in split_sentences(turn.text):
                 if len(set(terms(sentence))) >= self.min_terms:
-                    facts.append(Fact(speaker=turn["speaker"], fact=sentence, dia_ids=(turn["dia_id"],)))
+                    facts.append(Fact(speaker=turn.speaker, fact=sentence, dia_ids=(turn.dia_id,)))
         return ExtractAction(facts=tuple(facts))
 
-    def manage(self, view: dict[str, Any]) -> ManageAction:
+    def manage(self, view: ManagerView) -> ManageAction:
         """One operation per fact, deciding against the related memories and this step's earlier facts."""
-        memories = {m["memory_id"]: dict(m) for m in view.get("memories", [])}
+        memories = {m.memory_id: m for m in view.memories}
+        contents = {m.memory_id: m.content for m in view.memories}  # later facts of a step see this step's UPDATEs
         added: list[set[str]] = []
         operations: list[AddOp | UpdateOp | NoopOp] = []
-        for fact in view.get("facts", []):
-            words = set(terms(fact["fact"]))
+        for fact in view.facts:
+            words = set(terms(fact.fact))
             if any(self._duplicate(words, seen) for seen in added):
                 operations.append(NoopOp())
                 continue
             best_id, best_sim = None, -1.0
-            for memory_id in fact.get("related", []):
+            for memory_id in fact.related:
                 if memory_id in memories:
-                    sim = jaccard(words, set(terms(memories[memory_id]["content"])))
+                    sim = jaccard(words, set(terms(contents[memory_id])))
                     if sim > best_sim:
                         best_id, best_sim = memory_id, sim
-            operations.append(self._decide(fact, words, memories.get(best_id), best_sim, added))
+            operations.append(self._decide(fact, words, memories.get(best_id), contents, best_sim, added))
         return ManageAction(operations=tuple(operations))
 
     def _duplicate(self, words: set[str], other: set[str]) -> bool:
@@ -110,22 +112,22 @@ class Mem0Like:
 
     def _decide(
         self,
-        fact: dict[str, Any],
+        fact: FactView,
         words: set[str],
-        memory: dict[str, Any] | None,
+        memory: MemoryView | None,
+        contents: dict[str, str],
         similarity: float,
         added: list[set[str]],
     ) -> AddOp | UpdateOp | NoopOp:
-        dia_ids = tuple(fact.get("dia_ids", ()))
         if memory is not None:
-            old_words = set(terms(memory["content"]))
+            current = contents[memory.memory_id]
+            old_words = set(terms(current))
             if self._duplicate(words, old_words):
-                return NoopOp(memory_id=memory["memory_id"])
-            same_speaker = memory.get("speaker") == fact.get("speaker")
-            if similarity >= self.update_threshold and same_speaker:
-                content = fact["fact"] if old_words <= words else f"{memory['content']} {fact['fact']}"
+                return NoopOp(memory_id=memory.memory_id)
+            if similarity >= self.update_threshold and memory.speaker == fact.speaker:
+                content = fact.fact if old_words <= words else f"{current} {fact.fact}"
                 if len(content) <= self.max_memory_chars:
-                    memory["content"] = content  # later facts of this step compare with the updated text
-                    return UpdateOp(memory_id=memory["memory_id"], content=content, dia_ids=dia_ids)
+                    contents[memory.memory_id] = content
+                    return UpdateOp(memory_id=memory.memory_id, content=content, dia_ids=fact.dia_ids)
         added.append(words)
-        return AddOp(content=fact["fact"], speaker=fact.get("speaker"), dia_ids=dia_ids)
+        return AddOp(content=fact.fact, speaker=fact.speaker, dia_ids=fact.dia_ids)

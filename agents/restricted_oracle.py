@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memenv.actions import AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, UpdateOp
+from memenv.views import ExtractorView, FactView, ManagerView
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,:;()!?.]|\b(?:and|but|while)\b)\s*", re.I)
@@ -47,24 +48,24 @@ def current_statement(memory: str) -> str:
     return _SENTENCE_END.split(memory.strip(), 1)[0]
 
 
-def related_slots(fact: dict[str, Any], view: dict[str, Any], num_slots: int) -> list[str]:
+def related_slots(fact: FactView, view: ManagerView, num_slots: int) -> list[str]:
     """The memory ids a fact's ``UPDATE <j>`` / ``DELETE <j>`` options point at: its first ``num_slots`` related
     memories that the view shows."""
-    shown = {m["memory_id"] for m in view.get("memories", [])}
-    return [m for m in fact.get("related", []) if m in shown][:num_slots]
+    shown = {m.memory_id for m in view.memories}
+    return [m for m in fact.related if m in shown][:num_slots]
 
 
 def manager_operations(
-    view: dict[str, Any], choices: Sequence[int], num_slots: int, *, delete_keeps_fact: bool = False
+    view: ManagerView, choices: Sequence[int], num_slots: int, *, delete_keeps_fact: bool = False
 ) -> ManageAction:
     """The operations for one option per fact of a manager view: ``0`` ADD, ``1`` NOOP, ``2 + j`` UPDATE slot j,
     ``2 + num_slots + j`` DELETE slot j (and, with ``delete_keeps_fact``, ADD the fact after it: "replace")."""
     ops: list[Any] = []
     deleted: set[str] = set()
-    contents = {m["memory_id"]: m["content"] for m in view.get("memories", [])}
-    for fact, choice in zip(view.get("facts", []), choices):
-        dia_ids = tuple(fact.get("dia_ids", ()))
-        add = AddOp(content=fact["fact"], speaker=fact.get("speaker"), dia_ids=dia_ids)
+    contents = {m.memory_id: m.content for m in view.memories}
+    for fact, choice in zip(view.facts, choices):
+        dia_ids = fact.dia_ids
+        add = AddOp(content=fact.fact, speaker=fact.speaker, dia_ids=dia_ids)
         if choice == ADD:
             ops.append(add)
             continue
@@ -75,7 +76,7 @@ def manager_operations(
         if target in deleted:  # already gone in this step: nothing left to change
             ops.append(add if delete_keeps_fact else NoopOp())
         elif choice - 2 < num_slots:
-            ops.append(UpdateOp(memory_id=target, content=updated_content(fact["fact"], contents[target]), dia_ids=dia_ids))
+            ops.append(UpdateOp(memory_id=target, content=updated_content(fact.fact, contents[target]), dia_ids=dia_ids))
         else:
             deleted.add(target)
             ops.append(DeleteOp(memory_id=target))
@@ -104,12 +105,12 @@ class RestrictedOracle:
             )
         view = info["view"]
         by_turn = {fact["dia_id"]: fact for fact in gold}
-        if view["role"] == "extractor":
-            kept = [t for t in view["turns"] if t["dia_id"] in by_turn]
-            return ExtractAction(facts=tuple(Fact(speaker=t["speaker"], fact=t["text"], dia_ids=(t["dia_id"],)) for t in kept))
+        if isinstance(view, ExtractorView):
+            kept = [t for t in view.turns if t.dia_id in by_turn]
+            return ExtractAction(facts=tuple(Fact(speaker=t.speaker, fact=t.text, dia_ids=(t.dia_id,)) for t in kept))
         choices = []
-        for fact in view["facts"]:
-            truth = next((by_turn[d] for d in fact.get("dia_ids", ()) if d in by_turn), None)
+        for fact in view.facts:
+            truth = next((by_turn[d] for d in fact.dia_ids if d in by_turn), None)
             slots = related_slots(fact, view, self.num_slots)
             targets = [j for j, memory_id in enumerate(slots) if truth and memory_id in truth["memories"]]
             if truth is None:

@@ -8,6 +8,7 @@ from memenv.actions import ExtractAction, ManageAction, ParseError, parse_action
 from memenv.bank import MemoryBank, MemoryEntry
 from memenv.env import EnvState, MemoryEnv
 from memenv.registration import register_envs
+from memenv.views import ExtractorView, FactView, ManagerView, MemoryView, parse_view
 from memenv.wrappers import fork
 
 register_envs()
@@ -16,11 +17,16 @@ __version__ = "0.1.0"
 __all__ = [
     "EnvState",
     "ExtractAction",
+    "ExtractorView",
+    "FactView",
     "ManageAction",
+    "ManagerView",
     "MemoryBank",
     "MemoryEntry",
     "MemoryEnv",
+    "MemoryView",
     "ParseError",
     "fork",
     "parse_action",
+    "parse_view",
 ]

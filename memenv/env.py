@@ -7,7 +7,6 @@ how a conversation is chosen at reset (and, optionally, gold actions for an orac
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
 import string
@@ -24,6 +23,7 @@ from memenv.data.schema import QA, Conversation, Turn
 from memenv.retrieval import bm25_search_many
 from memenv.scoring.base import QARecord, QAScorer, make_scorer, summarize
 from memenv.text import count_tokens, terms
+from memenv.views import ExtractorView, ManagerView, header, manager_view, view_text
 
 RewardMode = Literal["terminal", "session"]
 SessionCredit = Literal["latest", "evidence"]
@@ -46,11 +46,6 @@ class EnvState(BaseModel):
     rng_state: dict[str, Any]
     dataset: dict[str, Any] = {}
     """What the dataset subclass needs besides the episode (e.g. LoCoMo's cursor over conversations)."""
-
-
-def canonical_json(view: dict[str, Any]) -> str:
-    """The observation text: sorted keys, no spaces, ASCII only (so it lies in the Text observation space)."""
-    return json.dumps(view, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
 
 
 def split_chunks(turns: tuple[Turn, ...], num_chunks: int) -> list[tuple[Turn, ...]]:
@@ -91,7 +86,8 @@ class MemoryEnv(gym.Env):
 
     ## Observation Space
     ``Dict(role=Discrete(2), session=Discrete(S + 1), text=Text(ASCII printable))``: role 0 is the extractor,
-    1 the manager; ``text`` is the canonical JSON of the structured view, also given as ``info["view"]``.
+    1 the manager; ``text`` is the canonical JSON of the typed view (:mod:`memenv.views`), whose model is
+    ``info["view"]``. The whole contract (view schema per role, every info key) is in ``docs/environment.md``.
 
     ## Rewards
     ``reward_mode="terminal"``: 0 until the end, then the QA score of the final bank. ``"session"``: at the end of
@@ -228,45 +224,17 @@ class MemoryEnv(gym.Env):
         return self.compression_coef * max(0.0, self.bank.tokens - 0.7 * dialogue) / dialogue
 
     # -- views ------------------------------------------------------------------------------------------------
-    def _header(self, role: str) -> dict[str, Any]:
-        session = self.conversation.sessions[min(self._session, self.num_sessions - 1)]
-        return {
-            "role": role,
-            "session": session.index,
-            "num_sessions": self.num_sessions,
-            "chunk": self._chunk,
-            "num_chunks": self.chunks_per_session,
-            "date": session.date_time,
-            "speakers": list(self.conversation.speakers),
-        }
-
-    def _view(self) -> dict[str, Any]:
-        view = self._header(self._role)
+    def _view(self) -> ExtractorView | ManagerView:
+        head = header(self.conversation, self._session, self._chunk, self.chunks_per_session)
         if self._role == "extractor":
-            view["turns"] = [t.model_dump(mode="json") for t in self.current_turns]
-            if self._terminated:
-                view["done"] = True
-            return view
-        view["facts"] = [
-            {"index": i, **fact.model_dump(mode="json"), "related": related}
-            for i, (fact, related) in enumerate(zip(self._facts, self._related))
-        ]
-        shown = dict.fromkeys(memory_id for related in self._related for memory_id in related)
-        view["memories"] = [
-            self.bank.get(memory_id).model_dump(mode="json", include={"memory_id", "content", "speaker", "session", "date"})
-            for memory_id in shown
-        ]
-        return view
+            return ExtractorView(**head, turns=self.current_turns, done=self._terminated)
+        return manager_view(head, self._facts, self._related, self.bank)
 
-    def _observation(self, view: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "role": ROLES.index(view["role"]),
-            "session": min(view["session"], self.horizon),
-            "text": canonical_json(view),
-        }
+    def _observation(self, view: ExtractorView | ManagerView) -> dict[str, Any]:
+        return {"role": ROLES.index(view.role), "session": min(view.session, self.horizon), "text": view_text(view)}
 
-    def _info(self, view: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        info = {"role": view["role"], "session": view["session"], "chunk": self._chunk, "session_end": False}
+    def _info(self, view: ExtractorView | ManagerView, **extra: Any) -> dict[str, Any]:
+        info = {"role": view.role, "session": view.session, "chunk": self._chunk, "session_end": False}
         info.update(extra)
         info["view"] = view
         gold = None if self._terminated else self._gold()
@@ -517,12 +485,12 @@ class MemoryEnv(gym.Env):
         return self._invalid_actions
 
     # -- rendering --------------------------------------------------------------------------------------------
-    def render_text(self, view: dict[str, Any]) -> str:
-        lines = [f"[session {view['session']}/{view['num_sessions']} chunk {view['chunk']}] {view['role']}"]
-        for turn in view.get("turns", []):
-            lines.append(f"  {turn['dia_id']} {turn['speaker']}: {turn['text']}")
-        for fact in view.get("facts", []):
-            lines.append(f"  fact {fact['index']}: {fact['fact']} (related: {', '.join(fact['related']) or '-'})")
+    def render_text(self, view: ExtractorView | ManagerView) -> str:
+        lines = [f"[session {view.session}/{view.num_sessions} chunk {view.chunk}] {view.role}"]
+        if isinstance(view, ExtractorView):
+            lines += [f"  {turn.dia_id} {turn.speaker}: {turn.text}" for turn in view.turns]
+        else:
+            lines += [f"  fact {f.index}: {f.fact} (related: {', '.join(f.related) or '-'})" for f in view.facts]
         lines.append(f"  bank: {len(self.bank)} entries, {self.bank.tokens} tokens")
         return "\n".join(lines)
 

@@ -108,7 +108,7 @@ class RecordTrajectory(gym.Wrapper):
             "role": before["role"],
             "session": before["session"],
             "chunk": before["chunk"],
-            "view": before["view"],
+            "view": before["view"].model_dump(mode="json"),
             "action": _jsonable(action),
             "parsed": None if isinstance(parsed, ParseError) else parsed.model_dump(mode="json"),
             "error": info.get("error"),

@@ -273,7 +273,8 @@ def baselines_matrix(results: Sequence[RunResult], protocols: Sequence[str], ind
     plain-text table for a docstring; privileged agents are marked."""
     runs = [r for r in results if r.kind == "eval" and r.protocol in protocols]
     cell = {(_agent_label(r), r.protocol): r for r in runs}
-    agents = sorted({_agent_label(r) for r in runs}, key=lambda a: (-max(r.metrics.score for r in runs if _agent_label(r) == a), a))
+    best = {label: max(r.metrics.score for r in runs if _agent_label(r) == label) for label in {_agent_label(r) for r in runs}}
+    agents = sorted(best, key=lambda label: (-best[label], label))  # ties by name: set order varies per process
     lines = [f"{'agent':32s}" + "".join(f"{name:>18s}" for name in protocols)]
     for agent in agents:
         privileged = any(is_privileged(r) for r in runs if _agent_label(r) == agent)

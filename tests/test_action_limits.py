@@ -171,7 +171,7 @@ def test_the_largest_valid_actions_keep_the_manager_observation_in_its_space():
     facts = [Fact(fact=" ".join(f"q{k * i + j}" for j in range(k)) + " " + wide * 80, speaker=speaker)
              for i in range(MAX_ACTION_ITEMS)]
     obs, _, _, _, info = env.step(ExtractAction(facts=tuple(facts)))
-    assert len(info["view"]["memories"]) == k * MAX_ACTION_ITEMS
+    assert len(info["view"].memories) == k * MAX_ACTION_ITEMS
     assert len(obs["text"]) <= MAX_OBS_CHARS and env.observation_space.contains(obs)
 
 

@@ -10,6 +10,7 @@ import memenv
 from memenv.actions import AddOp, ManageAction
 from memenv.envs.conversations import ConversationsEnv
 from memenv.registration import ENVS
+from memenv.views import parse_view
 
 
 def _play(env, actions):
@@ -27,13 +28,13 @@ def test_phases_views_and_info_keys(tiny_conversation):
     env = ConversationsEnv([tiny_conversation])
     obs, info = env.reset(seed=0)
     assert obs["role"] == 0 and obs["session"] == 1
-    assert json.loads(obs["text"]) == info["view"]
+    assert parse_view(obs) == info["view"] and json.loads(obs["text"]) == info["view"].model_dump(mode="json")
     assert {"role", "session", "chunk", "session_end", "view"} <= info.keys()
-    assert [t["dia_id"] for t in info["view"]["turns"]] == ["D1:1", "D1:2"]
+    assert [t.dia_id for t in info["view"].turns] == ["D1:1", "D1:2"]
     obs, reward, term, trunc, info = env.step("- Alice: lives in Oslo\n- Bob plays the guitar")
     assert obs["role"] == 1 and info["role"] == "manager" and reward == 0.0
-    facts = info["view"]["facts"]
-    assert [f["dia_ids"] for f in facts] == [["D1:1"], ["D1:2"]]  # attributed from the chunk's turns
+    facts = info["view"].facts
+    assert [f.dia_ids for f in facts] == [("D1:1",), ("D1:2",)]  # attributed from the chunk's turns
     obs, reward, term, trunc, info = env.step("ADD: Alice lives in Oslo\nADD: Bob plays the guitar")
     assert info["session_end"] and not term and info["session"] == 2
     env.step("- Alice moved to Rome")
@@ -130,7 +131,7 @@ def test_registered_envs_pass_check_env_and_are_deterministic(env_id):
         obs, info = env.reset(seed=seed)
         trace, done = [obs["text"]], False
         while not done:
-            action = "- " + info["view"]["turns"][0]["text"] if info["role"] == "extractor" and info["view"]["turns"] else "ADD: note"
+            action = "- " + info["view"].turns[0].text if info["role"] == "extractor" and info["view"].turns else "ADD: note"
             obs, reward, term, trunc, info = env.step(action)
             trace.append((obs["text"], reward))
             done = term or trunc

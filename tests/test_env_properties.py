@@ -144,5 +144,5 @@ def test_only_the_invalid_part_of_an_action_is_dropped():
 def test_invalid_extractor_actions_give_no_facts_and_say_why(action):
     env, info = make_env(2)
     _, reward, _, _, info = env.step(action)
-    assert info["role"] == "manager" and info["view"]["facts"] == [] and info["error"]
+    assert info["role"] == "manager" and info["view"].facts == () and info["error"]
     assert reward == pytest.approx(env.invalid_action_penalty) and len(env.bank) == 0

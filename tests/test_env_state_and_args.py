@@ -61,10 +61,10 @@ def test_locomo_cursor_is_saved_and_restored():
     env = gym.make("MemoryR2/LoCoMo-v0", max_sessions=1).unwrapped
     env.reset(seed=1)
     state = env.get_state()
-    first = env.reset()[1]["view"]["speakers"], env.conversation.conversation_id
+    first = env.reset()[1]["view"].speakers, env.conversation.conversation_id
     env.reset()
     env.set_state(state)
-    assert (env.reset()[1]["view"]["speakers"], env.conversation.conversation_id) == first
+    assert (env.reset()[1]["view"].speakers, env.conversation.conversation_id) == first
     with pytest.raises(ValueError, match="cursor"):
         env.set_state(_tampered(state.model_dump(mode="json"), lambda s: s["dataset"].update(cursor=99)))
 

@@ -10,6 +10,7 @@ import memenv  # noqa: F401
 from agents.embedding import SentenceEmbedder
 from algorithms.policies.feature import FeaturePolicy
 from memenv.actions import AddOp, DeleteOp
+from memenv.views import FactView, ManagerView, MemoryView
 
 
 class _Cosine:
@@ -20,14 +21,14 @@ class _Cosine:
 
 
 def _manager_view():
-    return {
-        "role": "manager", "session": 2, "num_sessions": 8,
-        "facts": [{"index": 0, "speaker": "Ann", "fact": "Maya moved to a new city, Oslo", "dia_ids": ["D2:1"],
-                   "related": ["m1", "m2", "m3"]}],
-        "memories": [{"memory_id": "m1", "content": "Maya works as a nurse.", "speaker": "Ann", "session": 1},
-                     {"memory_id": "m2", "content": "Maya lives in the city of Porto.", "speaker": "Ann", "session": 1},
-                     {"memory_id": "m3", "content": "Maya plays the harp.", "speaker": "Ann", "session": 1}],
-    }
+    return ManagerView(
+        session=2, num_sessions=8, chunk=0, num_chunks=1, date=None, speakers=("Ann", "Bob"), bank_size=3,
+        facts=[FactView(index=0, speaker="Ann", fact="Maya moved to a new city, Oslo", dia_ids=("D2:1",),
+                        related=("m1", "m2", "m3"))],
+        memories=[MemoryView(memory_id="m1", content="Maya works as a nurse.", speaker="Ann", session=1),
+                  MemoryView(memory_id="m2", content="Maya lives in the city of Porto.", speaker="Ann", session=1),
+                  MemoryView(memory_id="m3", content="Maya plays the harp.", speaker="Ann", session=1)],
+    )
 
 
 def test_factored_head_is_operation_times_target():

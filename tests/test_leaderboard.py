@@ -124,3 +124,27 @@ def test_judged_runs_get_a_j_table_with_model_rubric_and_hash(tmp_path):
     assert "mem0-v1 | aaaaaaaaaaaa | **0.750** | 0.750 (4) | 0.625" in rows[0]
     assert "strict-v1 | bbbbbbbbbbbb | **0.250**" in rows[1] and rows[1].split(" | ")[-2] == "-"
     assert "LLM judge (J)" in markdown and "| store-all | judge-m" not in markdown
+
+
+def test_baselines_matrix_orders_tied_agents_by_name_in_every_process():
+    """Tied agents were ordered by set iteration order, which string hashing randomises per process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from test_leaderboard import _result\n"
+        "from memr2.leaderboard import baselines_matrix\n"
+        "runs = [_result(a, 1.0, protocol='p') for a in ('restricted-oracle', 'oracle', 'b', 'a')]\n"
+        "print(baselines_matrix(runs, ['p']))\n"
+    )
+    outputs = set()
+    for hash_seed in range(6):
+        env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
+        done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], env=env,
+                              capture_output=True, text=True, check=True)
+        outputs.add(done.stdout)
+    (table,) = outputs
+    assert [line.split()[0] for line in table.splitlines()[1:]] == ["a", "b", "oracle", "restricted-oracle"]

@@ -14,6 +14,7 @@ from agents.llm.loading import load_model
 from agents.llm.prompts import EXAMPLES, FORMATS, build_messages, render_action, user_message
 from agents.registry import make_agent
 from memenv.actions import ExtractAction, ManageAction, ParseError, parse_action
+from memenv.views import parse_view
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_agent_reads_the_view_from_observation_text_when_info_lacks_it(backend):
     env = gym.make("MemoryR2/Synthetic-v0", max_sessions=2)
     observation, info = env.reset(seed=0)
     agent = LLMAgent(backend, max_new_tokens=4)
-    assert agent.prompt_ids(info["view"]) == agent.prompt_ids(__import__("json").loads(observation["text"]))
+    assert agent.prompt_ids(info["view"]) == agent.prompt_ids(parse_view(observation))
     agent.act(observation, {})
     assert agent.records[-1].prompt_ids == agent.prompt_ids(info["view"])
 
@@ -94,7 +95,7 @@ def test_logprobs_give_gradients_that_teach_a_completion(backend):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("role", ["extractor", "manager"])
 def test_few_shot_turns_precede_the_view_and_parse_to_their_actions(role, fmt):
-    view = {**EXAMPLES[role][0][0], "session": 5}
+    view = EXAMPLES[role][0][0].model_copy(update={"session": 5})
     messages = build_messages(view, fmt)
     shots = len(EXAMPLES[role])
     assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * shots + ["user"]

@@ -13,6 +13,7 @@ import memenv  # noqa: F401  (registers the ids)
 from memenv.data.locomo import DEV_PATH
 from memenv.envs import locomo
 from memenv.envs.locomo import LoCoMoEnv
+from memenv.views import ExtractorView, ManagerView
 
 ENV_ID = "MemoryR2/LoCoMo-v0"
 
@@ -79,17 +80,17 @@ def test_data_path_and_env_var(tmp_path, monkeypatch):
     assert [c.conversation_id for c in LoCoMoEnv().conversations] == ["conv-41"]
 
 
-def store_turns(view: dict) -> dict:
+def store_turns(view: ExtractorView | ManagerView) -> dict:
     """Extractor: every turn as a fact; manager: ADD each fact (a store-everything policy)."""
-    if view["role"] == "extractor":
-        facts = [{"speaker": t["speaker"], "fact": t["text"], "dia_ids": [t["dia_id"]]} for t in view["turns"]]
+    if isinstance(view, ExtractorView):
+        facts = [{"speaker": t.speaker, "fact": t.text, "dia_ids": [t.dia_id]} for t in view.turns]
         return {"facts": facts}
-    ops = [{"op": "ADD", "content": f["fact"], "speaker": f["speaker"], "dia_ids": f["dia_ids"]} for f in view["facts"]]
+    ops = [{"op": "ADD", "content": f.fact, "speaker": f.speaker, "dia_ids": list(f.dia_ids)} for f in view.facts]
     return {"operations": ops}
 
 
-def do_nothing(view: dict) -> dict:
-    return {"facts": []} if view["role"] == "extractor" else {"operations": []}
+def do_nothing(view: ExtractorView | ManagerView) -> dict:
+    return {"facts": []} if view.role == "extractor" else {"operations": []}
 
 
 def run(env: gym.Env, policy) -> tuple[list[float], dict]:
@@ -142,11 +143,11 @@ def test_gold_is_each_observation_once(chunks):
     while not terminated:
         gold = info["gold"]
         if info["role"] == "extractor":
-            chunk_ids = {t["dia_id"] for t in info["view"]["turns"]}
+            chunk_ids = {t.dia_id for t in info["view"].turns}
             assert all(set(f["dia_ids"]) & chunk_ids for f in gold["facts"] if f["dia_ids"])
             extracted += [f["fact"] for f in gold["facts"]]
         else:
-            assert [op["content"] for op in gold["operations"]] == [f["fact"] for f in info["view"]["facts"]]
+            assert [op["content"] for op in gold["operations"]] == [f.fact for f in info["view"].facts]
         _, _, terminated, _, info = env.step(gold)
     observations = env.unwrapped.conversation.meta["observations"]
     expected = [f["fact"] for s in range(1, 5) for f in observations[str(s)]]

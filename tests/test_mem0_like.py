@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-import json
 
 import gymnasium as gym
 import pytest
@@ -14,6 +13,7 @@ from agents.mem0_like import Mem0Like, jaccard, split_sentences
 from agents.registry import make_agent
 from agents.rollout import run_episode
 from memenv.actions import AddOp, NoopOp, UpdateOp
+from memenv.views import ExtractorView, FactView, ManagerView, MemoryView, Turn, view_text
 
 
 @pytest.fixture(autouse=True)
@@ -33,15 +33,18 @@ def test_split_sentences_and_jaccard():
     assert jaccard(set(), set()) == 0.0
 
 
+HEADER = {"session": 2, "num_sessions": 8, "chunk": 0, "num_chunks": 1, "date": None, "speakers": ("Ann", "Bob")}
+
+
 def test_extract_drops_chit_chat_and_keeps_captions():
-    view = {
-        "role": "extractor",
-        "turns": [
-            {"speaker": "Ann", "dia_id": "D1:1", "text": "Hey! How are you?"},
-            {"speaker": "Bob", "dia_id": "D1:2", "text": "Wow. I started pottery in Leeds. [shared a photo of a vase]"},
-        ],
-    }
-    facts = Mem0Like().act({"text": json.dumps(view)}, {}).facts
+    view = ExtractorView(
+        **HEADER,
+        turns=(
+            Turn(speaker="Ann", dia_id="D1:1", text="Hey! How are you?"),
+            Turn(speaker="Bob", dia_id="D1:2", text="Wow. I started pottery in Leeds. [shared a photo of a vase]"),
+        ),
+    )
+    facts = Mem0Like().act({"text": view_text(view)}, {}).facts  # rebuilt from the observation text
     assert [(f.speaker, f.fact, f.dia_ids) for f in facts] == [
         ("Bob", "I started pottery in Leeds.", ("D1:2",)),
         ("Bob", "shared a photo of a vase", ("D1:2",)),
@@ -49,7 +52,12 @@ def test_extract_drops_chit_chat_and_keeps_captions():
 
 
 def manager_view(facts, memories):
-    return {"role": "manager", "facts": facts, "memories": memories}
+    return ManagerView(
+        **HEADER,
+        facts=[FactView.model_validate(f) for f in facts],
+        memories=[MemoryView(session=1, **m) for m in memories],
+        bank_size=len(memories),
+    )
 
 
 def test_manage_add_update_noop():

@@ -24,15 +24,15 @@ def test_env_episode_is_fixed_by_the_reset_seed():
     first = env.reset(seed=3)[0]["text"]
     env.reset(seed=4)
     assert env.reset(seed=3)[0]["text"] == first
-    opt = env.reset(options={"conversation_seed": 11})[1]["view"]["turns"]
-    assert [t["text"] for t in opt] == [t.text for t in generate(seed=11).sessions[0].turns]
+    opt = env.reset(options={"conversation_seed": 11})[1]["view"].turns
+    assert [t.text for t in opt] == [t.text for t in generate(seed=11).sessions[0].turns]
 
 
 @pytest.mark.parametrize("sessions", [8, 16, 32])
 def test_check_env_passes_for_every_horizon(sessions):
     env = gym.make("MemoryR2/Synthetic-v0", max_sessions=sessions)
     check_env(env.unwrapped, skip_render_check=True)
-    assert env.unwrapped.reset(seed=0)[1]["view"]["num_sessions"] == sessions
+    assert env.unwrapped.reset(seed=0)[1]["view"].num_sessions == sessions
 
 
 def test_knobs_shape_the_world():

@@ -13,7 +13,6 @@ the server returned (empty when it returns none), with no token ids, and :meth:`
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import torch
 from agents.llm.backend import Backend, ChatBackend, SamplingConfig
 from agents.llm.prompts import FORMATS, OutputFormat, build_messages
 from memenv.actions import ParseError, parse_action
+from memenv.views import ExtractorView, ManagerView, view_of
 
 
 @dataclass
@@ -79,14 +79,6 @@ def pad_right(rows: Sequence[Sequence[float]], value: float = 0.0) -> tuple[torc
     return values, mask
 
 
-def view_of(observation: Any, info: dict[str, Any] | None) -> dict[str, Any]:
-    """The structured view: ``info["view"]`` when present, else decoded from the observation's JSON text."""
-    if info and isinstance(info.get("view"), dict):
-        return info["view"]
-    text = observation["text"] if isinstance(observation, dict) else observation
-    return json.loads(text)
-
-
 class LLMAgent:
     """A memory agent backed by one LLM for both roles.
 
@@ -139,11 +131,11 @@ class LLMAgent:
         records, self.records = self.records, []
         return records
 
-    def messages(self, view: dict[str, Any]) -> list[dict[str, str]]:
+    def messages(self, view: ExtractorView | ManagerView) -> list[dict[str, str]]:
         """The chat messages for ``view`` (system, few-shot turns, the view)."""
         return build_messages(view, self.fmt, self.few_shot)
 
-    def prompt_ids(self, view: dict[str, Any]) -> list[int]:
+    def prompt_ids(self, view: ExtractorView | ManagerView) -> list[int]:
         """Token ids of the chat prompt for ``view`` (system, few-shot turns, the view, assistant header)."""
         tokenizer = self.backend.tokenizer
         text = tokenizer.apply_chat_template(self.messages(view), tokenize=False, add_generation_prompt=True)
@@ -162,7 +154,7 @@ class LLMAgent:
             replies = self.backend.generate_chat([self.messages(v) for v in views], self.sampling, seed)
             generated = [
                 ActionRecord(
-                    role=v["role"], session=0, chunk=0, prompt_ids=[], completion_ids=[], logprobs=list(r.logprobs),
+                    role=v.role, session=v.session, chunk=v.chunk, prompt_ids=[], completion_ids=[], logprobs=list(r.logprobs),
                     text=r.text.strip(), temperature=self.sampling.temperature, finished=r.finished,
                     tokens=list(r.tokens),
                 )
@@ -174,7 +166,7 @@ class LLMAgent:
             samples = self.backend.generate(prompts, self.sampling, seed)
             generated = [
                 ActionRecord(
-                    role=v["role"], session=0, chunk=0, prompt_ids=p, completion_ids=list(s.token_ids),
+                    role=v.role, session=v.session, chunk=v.chunk, prompt_ids=p, completion_ids=list(s.token_ids),
                     logprobs=list(s.logprobs), temperature=self.sampling.temperature, finished=s.finished,
                     text=self.backend.tokenizer.decode(s.token_ids, skip_special_tokens=True).strip(),
                 )
@@ -184,10 +176,9 @@ class LLMAgent:
         elapsed = time.perf_counter() - start
         total_tokens = max(sum(lengths), 1)
         for view, record, length in zip(views, generated, lengths):
-            parsed = parse_action(view["role"], record.text)
+            parsed = parse_action(view.role, record.text)
             record.parse_error = parsed.message if isinstance(parsed, ParseError) else None
-            record.session, record.chunk = int(view.get("session", 0)), int(view.get("chunk", 0))
-            stats = self.stats[view["role"]]
+            stats = self.stats[view.role]
             stats.actions += 1
             stats.parse_failures += record.parse_error is not None
             stats.tokens += length

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from memenv.views import ExtractorView, FactView, ManagerView, MemoryView, Turn
+
 OutputFormat = Literal["lines", "json"]
 FORMATS: tuple[str, ...] = ("lines", "json")
 
@@ -51,28 +53,27 @@ def system_prompt(role: str, fmt: OutputFormat = "lines") -> str:
     return f"{_EXTRACTOR_TASK if role == 'extractor' else _MANAGER_TASK}\n\n{_FORMAT_RULES[(role, fmt)]}"
 
 
-def _header(view: dict[str, Any]) -> str:
-    speakers = ", ".join(view.get("speakers") or [])
-    date = view.get("date") or "unknown"
-    return f"Session {view.get('session')} of {view.get('num_sessions')} (date: {date}). Speakers: {speakers}."
+def _header(view: ExtractorView | ManagerView) -> str:
+    speakers = ", ".join(view.speakers)
+    date = view.date or "unknown"
+    return f"Session {view.session} of {view.num_sessions} (date: {date}). Speakers: {speakers}."
 
 
-def user_message(view: dict[str, Any]) -> str:
+def user_message(view: ExtractorView | ManagerView) -> str:
     """The user turn for one env view (``info["view"]``)."""
-    if view["role"] == "extractor":
-        lines = [f"[{t['dia_id']}] {t['speaker']}: {t['text']}" for t in view.get("turns", [])]
+    if isinstance(view, ExtractorView):
+        lines = [f"[{t.dia_id}] {t.speaker}: {t.text}" for t in view.turns]
         return f"{_header(view)}\nConversation:\n" + ("\n".join(lines) or "(no turns)")
     memories = [
-        f"{m['memory_id']} ({m.get('speaker') or 'unknown'}, {m.get('date') or 'session ' + str(m.get('session'))}): "
-        f"{m['content']}"
-        for m in view.get("memories", [])
+        f"{m.memory_id} ({m.speaker or 'unknown'}, {m.date or 'session ' + str(m.session)}): {m.content}"
+        for m in view.memories
     ]
     facts = []
-    for f in view.get("facts", []):
-        who = f"{f['speaker']}: " if f.get("speaker") else ""
-        evidence = f" [{', '.join(f['dia_ids'])}]" if f.get("dia_ids") else ""
-        related = ", ".join(f.get("related") or []) or "none"
-        facts.append(f"{f['index'] + 1}. {who}{f['fact']}{evidence} (related: {related})")
+    for f in view.facts:
+        who = f"{f.speaker}: " if f.speaker else ""
+        evidence = f" [{', '.join(f.dia_ids)}]" if f.dia_ids else ""
+        related = ", ".join(f.related) or "none"
+        facts.append(f"{f.index + 1}. {who}{f.fact}{evidence} (related: {related})")
     return (
         f"{_header(view)}\nExisting memories:\n"
         + ("\n".join(memories) or "(none yet: every new fact is an ADD)")
@@ -81,32 +82,30 @@ def user_message(view: dict[str, Any]) -> str:
     )
 
 
-# -- few-shot examples: views in the env's own shape, and the actions they should produce -------------------------
+# -- few-shot examples: views as the env builds them, and the actions they should produce -------------------------
 def _example_header(session: int, date: str) -> dict[str, Any]:
-    speakers = ["Ana", "Ben"]
-    return {"session": session, "num_sessions": 8, "chunk": 0, "num_chunks": 1, "date": date, "speakers": speakers}
+    return {"session": session, "num_sessions": 8, "chunk": 0, "num_chunks": 1, "date": date, "speakers": ("Ana", "Ben")}
 
 
-def _fact(index: int, speaker: str, fact: str, dia_id: str, related: list[str]) -> dict[str, Any]:
-    return {"index": index, "speaker": speaker, "fact": fact, "dia_ids": [dia_id], "related": related}
+def _fact(index: int, speaker: str, fact: str, dia_id: str, related: tuple[str, ...]) -> FactView:
+    return FactView(index=index, speaker=speaker, fact=fact, dia_ids=(dia_id,), related=related)
 
 
-def _memory(memory_id: str, speaker: str, content: str) -> dict[str, Any]:
-    return {"memory_id": memory_id, "content": content, "speaker": speaker, "session": 1, "date": "2 April 2023"}
+def _memory(memory_id: str, speaker: str, content: str) -> MemoryView:
+    return MemoryView(memory_id=memory_id, content=content, speaker=speaker, session=1, date="2 April 2023")
 
 
 # (view, action items) per role; the manager sees an empty bank first (ADD only), then UPDATE / ADD / NOOP.
-EXAMPLES: dict[str, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = {
+EXAMPLES: dict[str, list[tuple[ExtractorView | ManagerView, list[dict[str, Any]]]]] = {
     "extractor": [
         (
-            {
-                "role": "extractor",
+            ExtractorView(
                 **_example_header(2, "10 May 2023"),
-                "turns": [
-                    {"speaker": "Ana", "dia_id": "D2:1", "text": "Hi Ben! I finally moved to Lisbon last week."},
-                    {"speaker": "Ben", "dia_id": "D2:2", "text": "Congrats! I started learning the cello."},
-                ],
-            },
+                turns=(
+                    Turn(speaker="Ana", dia_id="D2:1", text="Hi Ben! I finally moved to Lisbon last week."),
+                    Turn(speaker="Ben", dia_id="D2:2", text="Congrats! I started learning the cello."),
+                ),
+            ),
             [
                 {"speaker": "Ana", "fact": "Ana moved to Lisbon around 3 May 2023.", "dia_ids": ["D2:1"]},
                 {"speaker": "Ben", "fact": "Ben started learning the cello.", "dia_ids": ["D2:2"]},
@@ -115,34 +114,34 @@ EXAMPLES: dict[str, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = {
     ],
     "manager": [
         (
-            {
-                "role": "manager",
+            ManagerView(
                 **_example_header(1, "2 April 2023"),
-                "facts": [
-                    _fact(0, "Ana", "Ana lives in Porto.", "D1:2", []),
-                    _fact(1, "Ben", "Ben has a dog named Rex.", "D1:3", []),
-                ],
-                "memories": [],
-            },
+                facts=(
+                    _fact(0, "Ana", "Ana lives in Porto.", "D1:2", ()),
+                    _fact(1, "Ben", "Ben has a dog named Rex.", "D1:3", ()),
+                ),
+                memories=(),
+                bank_size=0,
+            ),
             [
                 {"op": "ADD", "content": "Ana lives in Porto.", "dia_ids": ["D1:2"]},
                 {"op": "ADD", "content": "Ben has a dog named Rex.", "dia_ids": ["D1:3"]},
             ],
         ),
         (
-            {
-                "role": "manager",
+            ManagerView(
                 **_example_header(2, "10 May 2023"),
-                "facts": [
-                    _fact(0, "Ana", "Ana moved to Lisbon around 3 May 2023.", "D2:1", ["m1"]),
-                    _fact(1, "Ben", "Ben is learning the cello.", "D2:2", []),
-                    _fact(2, "Ben", "Ben has a dog.", "D2:4", ["m2"]),
-                ],
-                "memories": [
+                facts=(
+                    _fact(0, "Ana", "Ana moved to Lisbon around 3 May 2023.", "D2:1", ("m1",)),
+                    _fact(1, "Ben", "Ben is learning the cello.", "D2:2", ()),
+                    _fact(2, "Ben", "Ben has a dog.", "D2:4", ("m2",)),
+                ),
+                memories=(
                     _memory("m1", "Ana", "Ana lives in Porto."),
                     _memory("m2", "Ben", "Ben has a dog named Rex."),
-                ],
-            },
+                ),
+                bank_size=2,
+            ),
             [
                 {
                     "op": "UPDATE",
@@ -182,13 +181,13 @@ def render_action(role: str, items: list[dict[str, Any]], fmt: OutputFormat = "l
     return "\n".join(lines)
 
 
-def build_messages(view: dict[str, Any], fmt: OutputFormat = "lines", few_shot: bool = True) -> list[dict[str, str]]:
+def build_messages(view: ExtractorView | ManagerView, fmt: OutputFormat = "lines", few_shot: bool = True) -> list[dict[str, str]]:
     """Chat messages for ``view``: system prompt, the role's few-shot exchanges (optional), then the view.
 
     >>> [m["role"] for m in build_messages(EXAMPLES["extractor"][0][0])]
     ['system', 'user', 'assistant', 'user']
     """
-    role = view["role"]
+    role = view.role
     messages = [{"role": "system", "content": system_prompt(role, fmt)}]
     if few_shot:
         for example_view, items in EXAMPLES[role]:

@@ -34,6 +34,7 @@ from torch import nn
 from agents.restricted_oracle import current_statement, manager_operations, related_slots
 from algorithms.policies.base import Decision, Evaluation, pad_rows
 from memenv.actions import ExtractAction, Fact, ManageAction
+from memenv.views import ExtractorView, FactView, ManagerView
 
 _WORD = re.compile(r"[a-z0-9']+")
 _NAME = re.compile(r"\b[A-Z][a-z]+\b")
@@ -207,19 +208,19 @@ class FeaturePolicy:
         self.embedder = embedder
 
     # -- featurization ----------------------------------------------------------------------------------------
-    def featurize(self, view: dict[str, Any]) -> tuple[FeatureSample, list[Any]]:
-        """A sample without actions, and the payload of each decision (turn dicts or fact dicts)."""
-        progress = view["session"] / max(view["num_sessions"], 1)
+    def featurize(self, view: ExtractorView | ManagerView) -> tuple[FeatureSample, list[Any]]:
+        """A sample without actions, and the payload of each decision (the turns or the facts)."""
+        progress = view.session / max(view.num_sessions, 1)
         buckets, k = self.model.buckets, self.num_slots
-        if view["role"] == "extractor":
-            turns = view.get("turns", [])
-            texts = [hashed_ids(t["text"], buckets) for t in turns]
-            scalars = [[progress, 0.0, len(words(t["text"])) / 30, float(any(c.isdigit() for c in t["text"])), 0.0,
-                        float("?" in t["text"])] for t in turns]
+        if isinstance(view, ExtractorView):
+            turns = list(view.turns)
+            texts = [hashed_ids(t.text, buckets) for t in turns]
+            scalars = [[progress, 0.0, len(words(t.text)) / 30, float(any(c.isdigit() for c in t.text)), 0.0,
+                        float("?" in t.text)] for t in turns]
             mask = [[True, True] + [False] * 2 * k for _ in turns]
             return FeatureSample(0, texts, list(range(len(turns))), scalars, mask), turns
-        facts, memories = view.get("facts", []), {m["memory_id"]: m for m in view.get("memories", [])}
-        texts = [hashed_ids(f["fact"], buckets) for f in facts]
+        facts, memories = list(view.facts), {m.memory_id: m for m in view.memories}
+        texts = [hashed_ids(f.fact, buckets) for f in facts]
         sample = FeatureSample(1, texts, list(range(len(facts))), [], [])
         mem_text: dict[str, int] = {}
         similarities = self._similarities(view, facts) if self.similarity == "embedding" else None
@@ -230,18 +231,18 @@ class FeaturePolicy:
                 memory = memories[memory_id]
                 if memory_id not in mem_text:
                     mem_text[memory_id] = len(sample.texts)
-                    sample.texts.append(hashed_ids(memory["content"], buckets))
-                gap = (view["session"] - (memory.get("session") or 0)) / max(view["num_sessions"], 1)
-                same_speaker = memory.get("speaker") == fact.get("speaker")
-                feats.append(pair_features(fact["fact"], memory["content"], same_speaker, slot, k, gap))
+                    sample.texts.append(hashed_ids(memory.content, buckets))
+                gap = (view.session - memory.session) / max(view.num_sessions, 1)
+                same_speaker = memory.speaker == fact.speaker
+                feats.append(pair_features(fact.fact, memory.content, same_speaker, slot, k, gap))
                 sample.pairs.append((d, slot, mem_text[memory_id]))
             best = max((f[0] for f in feats), default=0.0)
             if similarities is not None:
                 best = max(similarities[d], default=0.0)
                 feats = [f + extra for f, extra in zip(feats, embedding_features(similarities[d]))]
             sample.pair_feats += feats
-            sample.dec_scalars.append([progress, len(related) / k, len(words(fact["fact"])) / 30,
-                                       float(any(c.isdigit() for c in fact["fact"])), best, float("?" in fact["fact"])])
+            sample.dec_scalars.append([progress, len(related) / k, len(words(fact.fact)) / 30,
+                                       float(any(c.isdigit() for c in fact.fact)), best, float("?" in fact.fact)])
             valid = [slot < len(related) for slot in range(k)]
             sample.option_mask.append([True, True] + valid + valid)
         return sample, facts
@@ -296,11 +297,11 @@ class FeaturePolicy:
             start += n
         return decisions
 
-    def _similarities(self, view: dict[str, Any], facts: list[dict[str, Any]]) -> list[list[float]]:
+    def _similarities(self, view: ManagerView, facts: list[FactView]) -> list[list[float]]:
         """Per fact, the cosine similarity with the current statement of each of its related slots."""
-        contents = {m["memory_id"]: current_statement(m["content"]) for m in view.get("memories", [])}
+        contents = {m.memory_id: current_statement(m.content) for m in view.memories}
         slots = [related_slots(fact, view, self.num_slots) for fact in facts]
-        texts = [f["fact"] for f in facts] + [contents[m] for related in slots for m in related]
+        texts = [f.fact for f in facts] + [contents[m] for related in slots for m in related]
         vectors = self.embedder.embed(texts)
         out, start = [], len(facts)
         for d, related in enumerate(slots):
@@ -308,10 +309,12 @@ class FeaturePolicy:
             start += len(related)
         return out
 
-    def _action(self, view: dict[str, Any], sample: FeatureSample, payload: list[Any]) -> ExtractAction | ManageAction:
+    def _action(
+        self, view: ExtractorView | ManagerView, sample: FeatureSample, payload: list[Any]
+    ) -> ExtractAction | ManageAction:
         if sample.role == 0:
             kept = [t for t, a in zip(payload, sample.actions) if a == KEEP]
-            return ExtractAction(facts=tuple(Fact(speaker=t["speaker"], fact=t["text"], dia_ids=(t["dia_id"],)) for t in kept))
+            return ExtractAction(facts=tuple(Fact(speaker=t.speaker, fact=t.text, dia_ids=(t.dia_id,)) for t in kept))
         return manager_operations(view, sample.actions, self.num_slots, delete_keeps_fact=self.delete_keeps_fact)
 
     # -- learning ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ class ConversationsEnv(MemoryEnv):
     ...     sessions=(Session(index=1, turns=(Turn(speaker="A", dia_id="D1:1", text="I live in Oslo."),)),))
     >>> env = ConversationsEnv([conv])
     >>> obs, info = env.reset(seed=0)
-    >>> info["role"], info["view"]["turns"][0]["text"]
+    >>> info["role"], info["view"].turns[0].text
     ('extractor', 'I live in Oslo.')
     """
 

@@ -57,7 +57,7 @@ class LoCoMoEnv(ConversationsEnv):
     >>> import gymnasium as gym, memenv
     >>> env = gym.make("MemoryR2/LoCoMo-v0", max_sessions=2)
     >>> obs, info = env.reset(seed=0)
-    >>> info["role"], info["view"]["num_sessions"], env.unwrapped.conversation.conversation_id
+    >>> info["role"], info["view"].num_sessions, env.unwrapped.conversation.conversation_id
     ('extractor', 2, 'conv-26')
 
     ## Version History

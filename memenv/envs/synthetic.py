@@ -10,6 +10,7 @@ from memenv.data import synthetic
 from memenv.data.schema import Conversation
 from memenv.env import MemoryEnv, SessionCredit
 from memenv.scoring.rule import memory_claims
+from memenv.views import ExtractorView, ManagerView
 
 
 def memories_about(bank: MemoryBank, keys: Sequence[tuple[str, str]]) -> list[list[str]]:
@@ -80,7 +81,7 @@ class SyntheticEnv(MemoryEnv):
     >>> import gymnasium as gym, memenv
     >>> env = gym.make("MemoryR2/Synthetic-v0", max_sessions=8, privileged=True)
     >>> obs, info = env.reset(seed=0)
-    >>> info["role"], info["view"]["num_sessions"], sorted(info["gold"])
+    >>> info["role"], info["view"].num_sessions, sorted(info["gold"])
     ('extractor', 8, ['facts'])
     >>> "gold" in gym.make("MemoryR2/Synthetic-v0").reset(seed=0)[1]
     False
@@ -154,7 +155,7 @@ class SyntheticEnv(MemoryEnv):
             return {"facts": [{"speaker": f["speaker"], "fact": f["fact"], "dia_ids": [f["dia_id"]]} for f in facts]}
         return {"operations": synthetic.ideal_operations(facts, self.bank)}
 
-    def _info(self, view: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    def _info(self, view: ExtractorView | ManagerView, **extra: Any) -> dict[str, Any]:
         info = super()._info(view, **extra)
         if self.privileged and not self._terminated:
             facts = self._chunk_facts()
