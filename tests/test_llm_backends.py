@@ -55,8 +55,9 @@ def test_generation_is_reproducible_per_seed(tiny, prompts):
 @pytest.mark.parametrize("temperature", [1.0, 0.6])
 def test_recomputed_logprobs_match_recorded_and_carry_gradients(tiny, prompts, temperature):
     samples = tiny.generate(prompts, SamplingConfig(temperature=temperature, max_new_tokens=10), seed=3)
-    scored = tiny.score(prompts, [s.token_ids for s in samples], temperature=temperature, batch_size=2)
-    for sample, row in zip(samples, scored):
+    scored, entropies = tiny.score(prompts, [s.token_ids for s in samples], temperature=temperature, batch_size=2)
+    for sample, row, entropy in zip(samples, scored, entropies):
+        assert entropy.shape == row.shape and bool((entropy >= -1e-6).all())
         assert row.shape == (len(sample.token_ids),)
         assert torch.allclose(row.detach(), torch.tensor(sample.logprobs), atol=1e-4)
     torch.stack([row.sum() for row in scored]).sum().backward()
@@ -67,8 +68,8 @@ def test_recomputed_logprobs_match_recorded_and_carry_gradients(tiny, prompts, t
 
 def test_scoring_does_not_depend_on_batch_padding(tiny, prompts):
     completions = [[5, 6, 7], [8], [9, 10, 11, 12, 13]]
-    together = tiny.score(prompts, completions, batch_size=3)
-    alone = [tiny.score([p], [c])[0] for p, c in zip(prompts, completions)]
+    together, _ = tiny.score(prompts, completions, batch_size=3)
+    alone = [tiny.score([p], [c])[0][0] for p, c in zip(prompts, completions)]
     for a, b in zip(together, alone):
         assert torch.allclose(a.detach(), b.detach(), atol=1e-5)
 
@@ -77,7 +78,7 @@ def test_greedy_and_tiny_top_p_pick_the_argmax(tiny, prompts):
     greedy = tiny.generate(prompts, SamplingConfig(temperature=0.0, max_new_tokens=6), seed=0)
     nucleus = tiny.generate(prompts, SamplingConfig(temperature=1.0, top_p=1e-6, max_new_tokens=6), seed=123)
     assert [s.token_ids for s in greedy] == [s.token_ids for s in nucleus]
-    scored = tiny.score(prompts, [s.token_ids for s in greedy], temperature=0.0)
+    scored, _ = tiny.score(prompts, [s.token_ids for s in greedy], temperature=0.0)
     for sample, row in zip(greedy, scored):
         assert torch.allclose(row.detach(), torch.tensor(sample.logprobs), atol=1e-4)
 
@@ -140,3 +141,25 @@ def test_vllm_backend_without_vllm_or_gpu_says_so():
         pytest.skip("a GPU is present: the vllm backend may work here")
     with pytest.raises(VLLMUnavailableError, match="(vllm\\]|CUDA GPU)"):
         load_backend("smollm2", "vllm")
+
+
+def test_one_scoring_path_serves_agent_and_policy(tiny, prompts):
+    """LLMAgent.logprobs and LLMPolicy.evaluate both re-score through TransformersBackend.score: same numbers."""
+    from agents.llm.agent import ActionRecord
+    from algorithms.policies.llm import LLMPolicy
+
+    samples = tiny.generate(prompts, SamplingConfig(temperature=1.0, max_new_tokens=6), seed=5)
+    records = [ActionRecord(role="extractor", session=1, chunk=0, prompt_ids=list(p), completion_ids=list(s.token_ids),
+                            logprobs=list(s.logprobs), text="", temperature=1.0, finished=s.finished)
+               for p, s in zip(prompts, samples)]
+
+    class _Agent:  # the policy needs only the agent's backend and sampling settings here
+        backend, sampling = tiny, SamplingConfig(temperature=1.0)
+
+    policy = LLMPolicy(model="tiny", agent=_Agent(), gradient_checkpointing=False)
+    evaluation = policy.evaluate(tiny.model, records)
+    recorded = torch.zeros_like(evaluation.logp)
+    for i, s in enumerate(samples):
+        recorded[i, : len(s.logprobs)] = torch.tensor(s.logprobs)
+    assert torch.allclose(evaluation.logp.detach() * evaluation.mask, recorded, atol=1e-4)
+    assert evaluation.entropy.shape == evaluation.logp.shape and evaluation.mask.sum() == sum(len(s.token_ids) for s in samples)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.llm.backend import Backend, ChatBackend, SamplingConfig
+from agents.llm.backend import Backend, ChatBackend, SamplingConfig, pad_rows
 from agents.llm.prompts import FORMATS, OutputFormat, build_messages
 from memenv.actions import ParseError, parse_action
 from memenv.views import ExtractorView, ManagerView, view_of
@@ -43,8 +43,6 @@ class ActionRecord:
     finished: bool
     """False when ``max_new_tokens`` cut the completion."""
     parse_error: str | None = None
-    reward: float | None = None
-    advantage: float | None = None
     tokens: list[str] = field(default_factory=list)
     """The sampled tokens as text, for chat backends (which return no ids; ``prompt_ids`` and
     ``completion_ids`` are then empty)."""
@@ -62,21 +60,6 @@ class RoleStats:
     @property
     def parse_failure_rate(self) -> float:
         return self.parse_failures / self.actions if self.actions else 0.0
-
-
-def pad_right(rows: Sequence[Sequence[float]], value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(values (B, T), mask (B, T))`` for ragged ``rows``, padded on the right.
-
-    >>> pad_right([[1.0, 2.0], [3.0]])[1].tolist()
-    [[True, True], [True, False]]
-    """
-    width = max((len(r) for r in rows), default=0)
-    values = torch.full((len(rows), width), value, dtype=torch.float32)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, row in enumerate(rows):
-        values[i, : len(row)] = torch.as_tensor(list(row), dtype=torch.float32)
-        mask[i, : len(row)] = True
-    return values, mask
 
 
 class LLMAgent:
@@ -145,17 +128,21 @@ class LLMAgent:
         """The raw text the model wrote for this step (the env parses it and penalises what it cannot read)."""
         return self.act_batch([observation], [info])[0]
 
-    def act_batch(self, observations: Sequence[Any], infos: Sequence[dict[str, Any] | None]) -> list[str]:
-        """One generate call for many steps -- e.g. the n rollouts of a GRPO group, whatever their roles."""
+    def act_batch(
+        self, observations: Sequence[Any], infos: Sequence[dict[str, Any] | None], *, sampling: SamplingConfig | None = None
+    ) -> list[str]:
+        """One generate call for many steps -- e.g. the n rollouts of a GRPO group, whatever their roles.
+        ``sampling`` overrides the agent's own settings for this call (e.g. greedy validation)."""
+        sampling = sampling or self.sampling
         views = [view_of(o, i) for o, i in zip(observations, infos)]
         seed = int(self._rng.integers(2**31 - 1))
         start = time.perf_counter()
         if isinstance(self.backend, ChatBackend):
-            replies = self.backend.generate_chat([self.messages(v) for v in views], self.sampling, seed)
+            replies = self.backend.generate_chat([self.messages(v) for v in views], sampling, seed)
             generated = [
                 ActionRecord(
                     role=v.role, session=v.session, chunk=v.chunk, prompt_ids=[], completion_ids=[], logprobs=list(r.logprobs),
-                    text=r.text.strip(), temperature=self.sampling.temperature, finished=r.finished,
+                    text=r.text.strip(), temperature=sampling.temperature, finished=r.finished,
                     tokens=list(r.tokens),
                 )
                 for v, r in zip(views, replies)
@@ -163,11 +150,11 @@ class LLMAgent:
             lengths = [r.completion_tokens or len(r.tokens) for r in replies]
         else:
             prompts = [self.prompt_ids(v) for v in views]
-            samples = self.backend.generate(prompts, self.sampling, seed)
+            samples = self.backend.generate(prompts, sampling, seed)
             generated = [
                 ActionRecord(
                     role=v.role, session=v.session, chunk=v.chunk, prompt_ids=p, completion_ids=list(s.token_ids),
-                    logprobs=list(s.logprobs), temperature=self.sampling.temperature, finished=s.finished,
+                    logprobs=list(s.logprobs), temperature=sampling.temperature, finished=s.finished,
                     text=self.backend.tokenizer.decode(s.token_ids, skip_special_tokens=True).strip(),
                 )
                 for v, p, s in zip(views, prompts, samples)
@@ -195,10 +182,10 @@ class LLMAgent:
                 f"{self.backend.name} is served over HTTP: its log-probs cannot be recomputed with gradients; "
                 "train with --backend transformers (or vllm) and use the server for evaluation"
             )
-        rows: list[torch.Tensor | None] = [None] * len(records)
+        rows: list[torch.Tensor] = [torch.zeros(0)] * len(records)
         for temperature in sorted({r.temperature for r in records}):
             index = [i for i, r in enumerate(records) if r.temperature == temperature]
-            scored = self.backend.score(
+            scored, _ = self.backend.score(
                 [records[i].prompt_ids for i in index],
                 [records[i].completion_ids for i in index],
                 temperature=temperature,
@@ -206,13 +193,11 @@ class LLMAgent:
             )
             for i, row in zip(index, scored):
                 rows[i] = row
-        width = max((len(r.completion_ids) for r in records), default=0)
-        mask = pad_right([[0.0] * len(r.completion_ids) for r in records])[1]
-        padded = [torch.nn.functional.pad(row.float(), (0, width - row.shape[0])) for row in rows]
-        values = torch.stack(padded) if padded else torch.zeros((0, 0))
-        return values, mask.to(values.device)
+        values, mask = pad_rows(rows)
+        return values, mask.bool()
 
     @staticmethod
     def recorded_logprobs(records: Sequence[ActionRecord]) -> tuple[torch.Tensor, torch.Tensor]:
         """The log-probs recorded at generation time, ``(logprobs (B, T), mask (B, T))``, right-padded."""
-        return pad_right([r.logprobs for r in records])
+        values, mask = pad_rows([torch.tensor(r.logprobs, dtype=torch.float32) for r in records])
+        return values, mask.bool()

@@ -73,8 +73,11 @@ class Backend(Protocol):
         completions: Sequence[Sequence[int]],
         temperature: float = 1.0,
         batch_size: int = 8,
-    ) -> list[torch.Tensor]:
-        """Per-token log-probs of each completion given its prompt, differentiable w.r.t. the weights."""
+        *,
+        model: torch.nn.Module | None = None,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per completion token: log-prob given its prompt and the position's entropy, differentiable w.r.t. the
+        weights of ``model`` (default: the backend's own)."""
         ...
 
 
@@ -119,3 +122,20 @@ def sample_next(
             probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
         tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
     return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+def pad_rows(rows: Sequence[torch.Tensor], value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack 1-D tensors of different lengths into ``[B, T]`` (right-padded with ``value``) and a 0/1 float mask,
+    on the rows' device and differentiable through them (``T >= 1``).
+
+    >>> values, mask = pad_rows([torch.tensor([1.0, 2.0]), torch.tensor([3.0])])
+    >>> values.tolist(), mask.tolist()
+    ([[1.0, 2.0], [3.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+    """
+    width = max([1, *(len(r) for r in rows)])
+    if not rows:
+        return torch.zeros((0, width)), torch.zeros((0, width))
+    pad = torch.nn.functional.pad
+    values = torch.stack([pad(r.float(), (0, width - len(r)), value=value) for r in rows])
+    mask = torch.stack([pad(torch.ones(len(r), device=r.device), (0, width - len(r))) for r in rows])
+    return values, mask

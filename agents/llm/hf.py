@@ -102,28 +102,38 @@ class TransformersBackend:
         completions: Sequence[Sequence[int]],
         temperature: float = 1.0,
         batch_size: int = 8,
-    ) -> list[torch.Tensor]:
-        """Log-probs of each completion token given prompt + earlier tokens, with gradients, in padded batches.
+        *,
+        model: torch.nn.Module | None = None,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per completion token: its log-prob given prompt + earlier tokens, and the entropy of that position's
+        distribution, with gradients, in left-padded batches -- the one re-scoring path (old, reference and
+        current log-probs alike; TRL has one such function too). ``model`` defaults to the backend's own (a
+        trainer passes its DDP wrapper so gradients flow through its hooks).
 
         Only the last ``max completion length + 1`` positions go through the LM head, so memory is
         O(batch * completion * vocab) rather than O(batch * sequence * vocab).
         """
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
-        results: list[torch.Tensor] = []
+        model = model if model is not None else self.model
+        logprob_rows: list[torch.Tensor] = []
+        entropy_rows: list[torch.Tensor] = []
         for start in range(0, len(prompts), batch_size):
             batch = slice(start, start + batch_size)
             rows = [list(p) + list(c) for p, c in zip(prompts[batch], completions[batch])]
             lengths = [len(c) for c in completions[batch]]
             width = max(lengths)
             if width == 0:
-                results.extend(torch.zeros(0, device=self.device) for _ in rows)
+                logprob_rows.extend(torch.zeros(0, device=self.device) for _ in rows)
+                entropy_rows.extend(torch.zeros(0, device=self.device) for _ in rows)
                 continue
             ids, mask, positions = left_pad(rows, self.pad_id, self.device)
-            logits = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=width + 1
+            logits = model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=width + 1, use_cache=False
             ).logits
             logprobs = scaled_logprobs(logits[:, :-1, :], temperature)  # (B, width, V): predicts ids[:, -width:]
             picked = logprobs.gather(-1, ids[:, -width:, None]).squeeze(-1)  # (B, width)
-            results.extend(picked[i, width - n :] for i, n in enumerate(lengths))
-        return results
+            entropy = -(logprobs.exp() * logprobs).sum(-1)  # (B, width)
+            logprob_rows.extend(picked[i, width - n :] for i, n in enumerate(lengths))
+            entropy_rows.extend(entropy[i, width - n :] for i, n in enumerate(lengths))
+        return logprob_rows, entropy_rows

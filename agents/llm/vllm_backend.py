@@ -92,8 +92,10 @@ class VLLMBackend:
         completions: Sequence[Sequence[int]],
         temperature: float = 1.0,
         batch_size: int = 8,
-    ) -> list[torch.Tensor]:
-        """Differentiable log-probs from a transformers copy of the weights on the GPU."""
+        *,
+        model: torch.nn.Module | None = None,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Differentiable log-probs and entropies from a transformers copy of the weights on the GPU."""
         if self._scorer is None:
             from transformers import AutoModelForCausalLM
 
@@ -101,4 +103,4 @@ class VLLMBackend:
 
             model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=getattr(torch, self.dtype)).to("cuda")
             self._scorer = TransformersBackend(model, self.tokenizer, self.name)
-        return self._scorer.score(prompts, completions, temperature=temperature, batch_size=batch_size)
+        return self._scorer.score(prompts, completions, temperature=temperature, batch_size=batch_size, model=model)

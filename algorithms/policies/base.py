@@ -51,17 +51,6 @@ class Policy(Protocol):
         ...
 
 
-def pad_rows(rows: Sequence[torch.Tensor], value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack 1-D tensors of different lengths into ``[B, T]`` plus a 0/1 mask (``T >= 1``)."""
-    width = max([1, *(len(r) for r in rows)])
-    out = torch.full((len(rows), width), value, dtype=torch.float32)
-    mask = torch.zeros((len(rows), width), dtype=torch.float32)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = row
-        mask[i, : len(row)] = 1.0
-    return out, mask
-
-
 class ScriptedRole:
     """A policy whose decisions for one role (``"extractor"`` or ``"manager"``) come from a scripted agent.
 

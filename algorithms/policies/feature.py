@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 from agents.restricted_oracle import current_statement, manager_operations, related_slots
-from algorithms.policies.base import Decision, Evaluation, pad_rows
+from agents.llm.backend import pad_rows
+from algorithms.policies.base import Decision, Evaluation
 from memenv.actions import ExtractAction, Fact, ManageAction
 from memenv.views import ExtractorView, FactView, ManagerView
 

@@ -2,9 +2,9 @@
 
 Acting is the agent's own batched ``act_batch`` (its :class:`~agents.llm.agent.ActionRecord` s keep prompt ids,
 completion ids and sampling log-probs); the trainer's generator reseeds the agent before every batch, so rollouts
-are reproducible. :meth:`LLMPolicy.evaluate` re-scores the records through whatever module it is given -- the
-plain model or its DDP wrapper -- with the backend's left-padding convention, so the recomputed log-probs match
-the recorded ones and gradients flow through DDP's hooks.
+are reproducible. :meth:`LLMPolicy.evaluate` re-scores the records through the backend's one scoring path
+(:meth:`agents.llm.hf.TransformersBackend.score`) with whatever module it is given -- the plain model or its DDP
+wrapper -- so the recomputed log-probs match the recorded ones and gradients flow through DDP's hooks.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Any
 import torch
 
 from agents.llm import ActionRecord, make_llm_agent
-from agents.llm.backend import scaled_logprobs
-from agents.llm.hf import left_pad
+from agents.llm.backend import pad_rows
 from algorithms.policies.base import Decision, Evaluation
 
 
@@ -47,7 +46,6 @@ class LLMPolicy:
         self.model: torch.nn.Module = self.agent.backend.model
         self.temperature = temperature
         self.batch_size = batch_size
-        self.pad_id = self.agent.backend.pad_id
         if gradient_checkpointing:  # active in train mode only: evaluate() trains, act() generates in eval mode
             enable = getattr(self.model, "activation_checkpointing_enable", None) or self.model.gradient_checkpointing_enable
             enable()
@@ -55,13 +53,8 @@ class LLMPolicy:
     def act(self, infos: Sequence[dict[str, Any]], *, generator: torch.Generator, greedy: bool = False) -> list[Decision]:
         self.model.eval()  # KV cache on; gradient checkpointing off
         self.agent.reset(seed=int(torch.randint(2**31 - 1, (1,), generator=generator)))
-        sampling = self.agent.sampling
-        if greedy:
-            self.agent.sampling = dataclasses.replace(sampling, temperature=0.0)
-        try:
-            texts = self.agent.act_batch([None] * len(infos), list(infos))
-        finally:
-            self.agent.sampling = sampling
+        sampling = dataclasses.replace(self.agent.sampling, temperature=0.0) if greedy else None
+        texts = self.agent.act_batch([None] * len(infos), list(infos), sampling=sampling)
         records = self.agent.pop_records()
         return [
             Decision(action=text, sample=record, old_logp=torch.tensor(record.logprobs, dtype=torch.float32),
@@ -70,25 +63,13 @@ class LLMPolicy:
         ]
 
     def evaluate(self, model: torch.nn.Module, samples: Sequence[ActionRecord]) -> Evaluation:
-        """Per-token log-probs and entropies ``[B, T]`` of the records' completions (right-padded)."""
-        device = next(self.model.parameters()).device
+        """Per-token log-probs and entropies ``[B, T]`` of the records' completions (right-padded), through the
+        backend's one scoring path with ``model`` (the plain model or its DDP wrapper)."""
         model.train(torch.is_grad_enabled())  # train mode (checkpointing) only when gradients are wanted
-        width = max([1, *(len(r.completion_ids) for r in samples)])
-        logp_rows, ent_rows = [], []
-        for start in range(0, len(samples), self.batch_size):
-            chunk = samples[start : start + self.batch_size]
-            lengths = [len(r.completion_ids) for r in chunk]
-            w = max([1, *lengths])
-            ids, mask, positions = left_pad([r.prompt_ids + r.completion_ids for r in chunk], self.pad_id, device)
-            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=w + 1, use_cache=False)
-            logits = out.logits
-            logprobs = scaled_logprobs(logits[:, :-1, :], self.temperature)  # [b, w, V] predicts ids[:, -w:]
-            picked = logprobs.gather(-1, ids[:, -w:, None]).squeeze(-1)  # [b, w]
-            entropy = -(logprobs.exp() * logprobs).sum(-1)  # [b, w]
-            for i, n in enumerate(lengths):  # completion i sits right-aligned: move it to the left, pad right
-                logp_rows.append(torch.nn.functional.pad(picked[i, w - n :], (0, width - n)))
-                ent_rows.append(torch.nn.functional.pad(entropy[i, w - n :], (0, width - n)))
-        mask = torch.zeros(len(samples), width, device=device)
-        for i, r in enumerate(samples):
-            mask[i, : len(r.completion_ids)] = 1.0
-        return Evaluation(logp=torch.stack(logp_rows), entropy=torch.stack(ent_rows), mask=mask)
+        logprobs, entropies = self.agent.backend.score(
+            [r.prompt_ids for r in samples], [r.completion_ids for r in samples],
+            temperature=self.temperature, batch_size=self.batch_size, model=model,
+        )
+        logp, mask = pad_rows(logprobs)
+        entropy, _ = pad_rows(entropies)
+        return Evaluation(logp=logp, entropy=entropy, mask=mask)
