@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import string
 from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from pydantic import BaseModel
 
 from memenv.actions import MAX_ACTION_CHARS, ROLES, AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, ParseError, UpdateOp, coerce_action, truncation_note  # noqa: E501
-from memenv.bank import BankState, MemoryBank, UnknownMemoryError
+from memenv.attribution import best_match, match_candidates
+from memenv.bank import MemoryBank, UnknownMemoryError
 from memenv.data.schema import QA, Conversation, Turn
 from memenv.retrieval import bm25_search_many
 from memenv.scoring.base import QARecord, QAScorer, make_scorer, summarize
-from memenv.text import count_tokens, terms
+from memenv.state import EnvState, check_state
+from memenv.text import count_tokens
 from memenv.views import ExtractorView, ManagerView, header, manager_view, view_text
 
 RewardMode = Literal["terminal", "session"]
@@ -30,45 +30,10 @@ SessionCredit = Literal["latest", "evidence"]
 MAX_OBS_CHARS = 1 << 22
 
 
-class EnvState(BaseModel):
-    """Everything needed to resume an episode exactly; JSON-serialisable (no pickle)."""
-
-    conversation: Conversation
-    bank: BankState
-    session: int
-    chunk: int
-    role: Literal["extractor", "manager"]
-    facts: list[Fact]
-    related: list[list[str]]
-    steps: int
-    invalid_actions: int
-    terminated: bool
-    rng_state: dict[str, Any]
-    dataset: dict[str, Any] = {}
-    """What the dataset subclass needs besides the episode (e.g. LoCoMo's cursor over conversations)."""
-
-
 def split_chunks(turns: tuple[Turn, ...], num_chunks: int) -> list[tuple[Turn, ...]]:
     """``turns`` cut into ``num_chunks`` contiguous, near-equal parts (some may be empty for short sessions)."""
     bounds = np.linspace(0, len(turns), num_chunks + 1).round().astype(int)
     return [turns[bounds[i] : bounds[i + 1]] for i in range(num_chunks)]
-
-
-def match_candidates(pairs: list[tuple[str, Any]]) -> list[tuple[frozenset[str], Any]]:
-    """``(text, payload)`` pairs with each text turned into its retrieval terms once, for :func:`best_match`."""
-    return [(frozenset(terms(text)), payload) for text, payload in pairs]
-
-
-def best_match(text: str, candidates: list[tuple[frozenset[str], Any]]) -> Any:
-    """The payload of the candidate sharing the most retrieval terms with ``text`` (None if none do);
-    ``candidates`` come from :func:`match_candidates`."""
-    wanted = set(terms(text))
-    best, best_overlap = None, 0
-    for candidate_terms, payload in candidates:
-        overlap = len(wanted & candidate_terms)
-        if overlap > best_overlap:
-            best, best_overlap = payload, overlap
-    return best
 
 
 class MemoryEnv(gym.Env):
@@ -427,28 +392,7 @@ class MemoryEnv(gym.Env):
 
     def _checked_state(self, state: EnvState) -> MemoryBank:
         """The bank ``state`` restores, or ValueError naming the first inconsistency."""
-        ids = [entry.memory_id for entry in state.bank.entries]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"duplicate memory ids in the bank: {sorted({i for i in ids if ids.count(i) > 1})}")
-        for memory_id in ids:
-            if not re.fullmatch(r"m[1-9][0-9]*", memory_id, flags=re.ASCII):
-                raise ValueError(f"memory id {memory_id!r} is not of the form m<N>")
-            if int(memory_id[1:]) >= state.bank.next_id:
-                raise ValueError(f"bank.next_id {state.bank.next_id} must exceed every id (found {memory_id})")
-        sessions = len(state.conversation.sessions)
-        if not 0 <= state.session < sessions:
-            raise ValueError(f"session {state.session} out of range for {sessions} sessions")
-        if not 0 <= state.chunk < self.chunks_per_session:
-            raise ValueError(f"chunk {state.chunk} out of range for {self.chunks_per_session} chunks per session")
-        if state.terminated and (state.session, state.chunk) != (sessions - 1, self.chunks_per_session - 1):
-            raise ValueError("a terminated state must be at the last chunk of the last session")
-        if len(state.related) != len(state.facts) or (state.role == "extractor" and state.facts):
-            raise ValueError("pending facts (and their related ids, one list per fact) exist only for the manager")
-        unknown = {i for related in state.related for i in related} - set(ids)
-        if unknown:
-            raise ValueError(f"related memory ids not in the bank: {sorted(unknown)}")
-        if not 0 <= state.invalid_actions <= state.steps:
-            raise ValueError(f"need 0 <= invalid_actions ({state.invalid_actions}) <= steps ({state.steps})")
+        check_state(state, self.chunks_per_session)
         self._check_dataset_state(state.dataset)
         try:  # on a throwaway generator, so that a bad state changes nothing
             np.random.Generator(type(self.np_random.bit_generator)()).bit_generator.state = state.rng_state

@@ -1,0 +1,59 @@
+"""``EnvState``: a memory env's saved state (JSON, no pickle), and the checks a state must pass before it is restored."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from memenv.actions import Fact
+from memenv.bank import BankState
+from memenv.data.schema import Conversation
+
+
+class EnvState(BaseModel):
+    """Everything needed to resume an episode exactly; JSON-serialisable (no pickle)."""
+
+    conversation: Conversation
+    bank: BankState
+    session: int
+    chunk: int
+    role: Literal["extractor", "manager"]
+    facts: list[Fact]
+    related: list[list[str]]
+    steps: int
+    invalid_actions: int
+    terminated: bool
+    rng_state: dict[str, Any]
+    dataset: dict[str, Any] = {}
+    """What the dataset subclass needs besides the episode (e.g. LoCoMo's cursor over conversations)."""
+
+
+def check_state(state: EnvState, chunks_per_session: int) -> None:
+    """Raise ValueError naming the first inconsistency of ``state``: ids ``m<N>`` unique and below ``next_id``,
+    session and chunk in range, a terminated state at the last chunk, pending facts (one related list each) only in
+    the manager phase, related ids in the bank, ``0 <= invalid_actions <= steps``. The env checks the rest (RNG,
+    dataset position) before it changes anything."""
+    ids = [entry.memory_id for entry in state.bank.entries]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate memory ids in the bank: {sorted({i for i in ids if ids.count(i) > 1})}")
+    for memory_id in ids:
+        if not re.fullmatch(r"m[1-9][0-9]*", memory_id, flags=re.ASCII):
+            raise ValueError(f"memory id {memory_id!r} is not of the form m<N>")
+        if int(memory_id[1:]) >= state.bank.next_id:
+            raise ValueError(f"bank.next_id {state.bank.next_id} must exceed every id (found {memory_id})")
+    sessions = len(state.conversation.sessions)
+    if not 0 <= state.session < sessions:
+        raise ValueError(f"session {state.session} out of range for {sessions} sessions")
+    if not 0 <= state.chunk < chunks_per_session:
+        raise ValueError(f"chunk {state.chunk} out of range for {chunks_per_session} chunks per session")
+    if state.terminated and (state.session, state.chunk) != (sessions - 1, chunks_per_session - 1):
+        raise ValueError("a terminated state must be at the last chunk of the last session")
+    if len(state.related) != len(state.facts) or (state.role == "extractor" and state.facts):
+        raise ValueError("pending facts (and their related ids, one list per fact) exist only for the manager")
+    unknown = {i for related in state.related for i in related} - set(ids)
+    if unknown:
+        raise ValueError(f"related memory ids not in the bank: {sorted(unknown)}")
+    if not 0 <= state.invalid_actions <= state.steps:
+        raise ValueError(f"need 0 <= invalid_actions ({state.invalid_actions}) <= steps ({state.steps})")
