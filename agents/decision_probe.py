@@ -66,14 +66,14 @@ def _finish(env: Any, info: dict[str, Any], num_slots: int, first_action: Any) -
         action = always_add(info, num_slots)
 
 
-def _values(env: Any) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
-    """Each key's latest value told up to the end of the chunk being managed, and its final value
-    (privileged: the world's record)."""
+def _values(env: Any, session_index: int) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    """Each key's latest value told up to the end of the chunk being managed (in session ``session_index``,
+    0-based), and its final value (privileged: the world's record)."""
     core = env.unwrapped
-    session = core.conversation.sessions[core._session]
+    session = core.conversation.sessions[session_index]
     last = core.current_turns[-1].dia_id if core.current_turns else None
     end = next((i + 1 for i, turn in enumerate(session.turns) if turn.dia_id == last), 0)
-    told = {turn.dia_id for s in core.conversation.sessions[: core._session] for turn in s.turns}
+    told = {turn.dia_id for s in core.conversation.sessions[:session_index] for turn in s.turns}
     told |= {turn.dia_id for turn in session.turns[:end]}
     latest, final = {}, {}
     for fact in core.conversation.meta["facts"]:
@@ -104,7 +104,7 @@ def memory_status(entry: Any, latest: dict[tuple[str, str], str], final: dict[tu
 def _swaps(env: Any, view: ManagerView, gold: list[dict[str, Any]], num_slots: int) -> Iterable[tuple[str, list[int]]]:
     """``(kind, choices)`` for every one-decision swap of this manager view (:data:`SWAP_KINDS`)."""
     by_turn = {fact["dia_id"]: fact for fact in gold}
-    latest, final = _values(env)
+    latest, final = _values(env, view.session - 1)
     for i, fact in enumerate(view.facts):
         truth = next((by_turn[d] for d in fact.dia_ids if d in by_turn), None)
         if truth is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from memr2 import __version__
-from memr2.commands import add_env_agent_flags, agent_kwargs_from, env_kwargs_from, make_agent, make_env
+from memr2.commands import add_env_agent_flags, agent_kwargs_from, env_kwargs_from, json_object, make_agent, make_env
 from memr2.protocols import PROTOCOLS, Protocol, apply_protocol, check_data, get_protocol
 from memr2.results import (
     EpisodeSummary,
@@ -27,7 +27,6 @@ from memr2.results import (
     package_versions,
     write_result,
 )
-from memr2.commands import json_object
 from memr2.endpoints import add_endpoint_options, endpoint_agent_kwargs, endpoint_env_kwargs, print_plan, usage_by_role
 from memr2.judge_report import judge_block, print_judge
 
