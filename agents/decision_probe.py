@@ -60,7 +60,7 @@ def _finish(env: Any, info: dict[str, Any], num_slots: int, first_action: Any) -
     while True:
         _, reward, terminated, _, info = env.step(action)
         if info["session_end"] and session_reward is None:
-            session_reward = env.unwrapped.score("seen")["score"] - env.unwrapped.compression_penalty()
+            session_reward = env.unwrapped.session_reward()
         if terminated:
             return session_reward, reward
         action = always_add(info, num_slots)
@@ -129,7 +129,6 @@ def probe(env: Any, seeds: Iterable[int], *, num_slots: int = 5) -> list[SwapRes
     results = []
     for seed in seeds:
         _, info = env.reset(seed=int(seed))
-        base = env.unwrapped.clone()
         base_session, base_return, states = {}, None, []
         action = always_add(info, num_slots)
         while True:  # the unswapped episode, remembering each manager step's env and info
@@ -137,13 +136,12 @@ def probe(env: Any, seeds: Iterable[int], *, num_slots: int = 5) -> list[SwapRes
                 states.append((env.unwrapped.clone(), info))
             _, reward, terminated, _, info_next = env.step(action)
             if info_next["session_end"]:
-                base_session[info["session"]] = env.unwrapped.score("seen")["score"] - env.unwrapped.compression_penalty()
+                base_session[info["session"]] = env.unwrapped.session_reward()
             info = info_next
             if terminated:
                 base_return = reward
                 break
             action = always_add(info, num_slots)
-        del base
         for snapshot, manager_info in states:
             for kind, choices in _swaps(snapshot, manager_info["view"], manager_info["gold_facts"], num_slots):
                 fork = snapshot.clone()

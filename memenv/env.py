@@ -308,7 +308,7 @@ class MemoryEnv(gym.Env):
             self._session, self._chunk = finished, 0
             if self.reward_mode == "terminal":
                 return 0.0
-            return self.score("seen")["score"] - self.compression_penalty()
+            return self.session_reward()
         self._terminated = True
         self._chunk = self.chunks_per_session - 1
         records = self.scorer.score(self.conversation.questions, self.bank)
@@ -335,6 +335,11 @@ class MemoryEnv(gym.Env):
                 totals[index][0] += record.score
                 totals[index][1] += 1
         return [total / count if count else 0.0 for total, count in totals]
+
+    def session_reward(self) -> float:
+        """The local reward: the score on the questions answerable so far minus the compression penalty (what
+        ``reward_mode="session"`` pays at a session end)."""
+        return self.score("seen")["score"] - self.compression_penalty()
 
     def score(self, questions: Literal["seen", "all"] = "seen") -> dict[str, Any]:
         """Score the current bank without stepping: ``summarize`` output plus ``qa`` (the records).
