@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memenv.actions import AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, UpdateOp
+from memenv.bank import id_number
 from memenv.views import ExtractorView, FactView, ManagerView
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
@@ -116,7 +117,7 @@ class RestrictedOracle:
             if truth is None:
                 choices.append(NOOP)
             elif targets:
-                choices.append(2 + max(targets, key=lambda j: int(slots[j][1:]) if slots[j][1:].isdigit() else 0))
+                choices.append(2 + max(targets, key=lambda j: id_number(slots[j])))
             else:
                 choices.append(ADD)
         return manager_operations(view, choices, self.num_slots)

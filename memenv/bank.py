@@ -71,7 +71,8 @@ class BankState(BaseModel):
     next_id: int = 1
 
 
-def _id_number(memory_id: str) -> int:
+def id_number(memory_id: str) -> int:
+    """The creation number of a memory id (``"m12"`` -> 12; 0 for anything else): ids sort by it, oldest first."""
     return int(memory_id[1:]) if memory_id[1:].isdigit() else 0
 
 
@@ -110,7 +111,7 @@ class MemoryBank:
 
     def __iter__(self) -> Iterator[MemoryEntry]:
         """Entries in creation order (by id number), independent of hashing."""
-        for memory_id in sorted(self._entries.keys(), key=_id_number):
+        for memory_id in sorted(self._entries.keys(), key=id_number):
             yield self._entries[memory_id]
 
     def __eq__(self, other: object) -> bool:

@@ -13,7 +13,7 @@ import heapq
 import math
 from collections.abc import Iterable
 
-from memenv.bank import MemoryBank
+from memenv.bank import MemoryBank, id_number
 from memenv.text import terms
 
 K1 = 1.5
@@ -59,17 +59,13 @@ def bm25_scores(bank: MemoryBank, query: str | Iterable[str], *, k1: float = K1,
     return _sum_gains([_term_gains(bank, term, k1, b) for term in _query_terms(query)])
 
 
-def _id_number(memory_id: str) -> int:
-    return int(memory_id[1:]) if memory_id[1:].isdigit() else 0
-
-
 def _top_k(scores: dict[str, float], k: int) -> list[tuple[str, float]]:
     """Best ``k`` by score, ties to the older entry. The k-th best score is found on bare floats (C speed), so
     only the few entries at or above it are sorted with the Python tie-break key."""
     if len(scores) > k:
         threshold = heapq.nlargest(k, scores.values())[-1]
         scores = {memory_id: score for memory_id, score in scores.items() if score >= threshold}
-    return sorted(scores.items(), key=lambda item: (-item[1], _id_number(item[0])))[:k]
+    return sorted(scores.items(), key=lambda item: (-item[1], id_number(item[0])))[:k]
 
 
 def bm25_search(bank: MemoryBank, query: str | Iterable[str], k: int = 5) -> list[tuple[str, float]]:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from memenv.bank import MemoryBank, MemoryEntry
+from memenv.bank import MemoryBank, MemoryEntry, id_number
 from memenv.data.schema import QA
 from memenv.objects import resolve_spec
 from memenv.retrieval import bm25_scores
@@ -110,8 +110,7 @@ def retrieve_per_speaker(bank: MemoryBank, query: str, top_k: int) -> dict[str, 
     groups: dict[str, list[tuple[float, int, MemoryEntry]]] = {}
     for memory_id, score in scores.items():
         entry = bank.get(memory_id)
-        number = int(memory_id[1:]) if memory_id[1:].isdigit() else 0
-        groups.setdefault(entry.speaker or "", []).append((-score, number, entry))
+        groups.setdefault(entry.speaker or "", []).append((-score, id_number(memory_id), entry))
     ranked = {speaker: sorted(items, key=lambda item: item[:2]) for speaker, items in sorted(groups.items())}
     return {speaker: [entry for *_, entry in items[:top_k]] for speaker, items in ranked.items()}
 
