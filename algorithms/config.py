@@ -51,7 +51,8 @@ class TrainerConfig:
         "logo",
         "Advantage estimator: 'grpo' (terminal score credited to every step), 'global' (final-bank score "
         "credited by evidence session), 'logo' (global rows plus local session rerollouts, Memory-R2's "
-        "LoGo-GRPO), 'local' (local rows only), or your own as 'package.module:factory' / 'file.py:factory' "
+        "LoGo-GRPO), 'local' (local rows only), 'logo-sum' (logo, and a rerolled source step also gets "
+        "local_advantage_weight x its advantage in its local group; GiGPO-style), or your own as 'package.module:factory' / 'file.py:factory' "
         "(docs/estimators.md).",
     )
     policy: PolicyName = _f("feature", "Policy: 'feature' (small torch model over the structured view) or 'llm'.")
@@ -62,6 +63,9 @@ class TrainerConfig:
     num_generations: int = _f(4, "n: full-horizon rollouts per conversation (one global group per session/role).")
     local_num_generations: int = _f(4, "m: rerollouts of one session from an identical snapshot (logo/local).")
     local_prob: float = _f(0.5, "p: probability that a session gets a local group of m rerollouts (logo/local).")
+    local_advantage_weight: float = _f(
+        1.0, "omega of 'logo-sum': weight of a source step's local advantage added to its global advantage."
+    )
     conversations_per_iteration: int = _f(2, "Conversations (training seeds) rolled out per iteration and rank.")
     temperature: float = _f(1.0, "Sampling temperature of rollouts and rerollouts (never greedy in training).")
     compression_coef: float = _f(0.3, "Weight of the bank-size penalty in every reward (Memory-R2 uses 0.3).")

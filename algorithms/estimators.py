@@ -6,6 +6,11 @@
 | `global` | every global step                  | final-bank score on questions with evidence in s, - penalty    |
 | `logo`   | global rows + every local step     | global rows: as `global`; local rows: session score, - penalty |
 | `local`  | every local step                   | as `logo`'s local rows                                         |
+| `logo-sum` | as `logo`                        | as `logo`; a source step also gets omega x its local advantage |
+
+`logo-sum` is GiGPO-style (Feng et al. 2025): the global step that a local group rerolled (same session, same
+rollout) is also a member of that local group, with its own session reward, and its advantage is its global
+advantage plus ``omega`` (``TrainerConfig.local_advantage_weight``) times its advantage in the local group.
 
 "penalty" is the compression penalty of the bank the score was taken on; a step's own invalid-action penalty is
 added to its row. Groups: global rows by (conversation, session, role, chunk), so each holds the n rollouts'
@@ -28,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from algorithms.advantages import group_advantages
+from algorithms.advantages import summed_advantages
 from algorithms.rollouts import RolloutBatch, Step, Trajectory
 from memenv.objects import resolve_spec
 
@@ -46,6 +51,8 @@ class Row:
     session: int
     parse_failed: bool = False
     advantage: float = 0.0
+    anchor_group: Hashable | None = None  # logo-sum: the local group this (source) step also belongs to
+    anchor_reward: float = 0.0  # ... and its reward there (its rollout's session reward)
 
 
 def _row(step: Step, reward: float, group: Hashable, kind: str) -> Row:
@@ -96,6 +103,19 @@ def logo_rows(batch: RolloutBatch) -> list[Row]:
     return global_rows(batch) + local_rows(batch)
 
 
+def logo_sum_rows(batch: RolloutBatch) -> list[Row]:
+    """``logo``'s rows, with each source step anchored in its local group (GiGPO-style summed advantage)."""
+    rows = global_rows(batch)
+    sources = {(group.conversation, group.source_rollout, group.session): (g, group.source_reward)
+               for g, group in enumerate(batch.local_groups)}
+    steps = [(t, s) for t, s in global_steps(batch)]  # the same order as global_rows
+    for row, (traj, step) in zip(rows, steps):
+        anchor = sources.get((traj.conversation, traj.rollout, step.session))
+        if anchor is not None:
+            row.anchor_group, row.anchor_reward = ("local", anchor[0], step.role, step.chunk), anchor[1] + step.penalty
+    return rows + local_rows(batch)
+
+
 @dataclass(frozen=True)
 class Estimator:
     """How a batch of rollouts becomes training rows."""
@@ -112,6 +132,7 @@ ESTIMATORS: dict[str, Estimator] = {
         Estimator("global", global_rows),
         Estimator("logo", logo_rows, needs_local=True),
         Estimator("local", local_rows, needs_local=True),
+        Estimator("logo-sum", logo_sum_rows, needs_local=True),
     )
 }
 
@@ -135,11 +156,17 @@ def build_rows(batch: RolloutBatch, estimator: str | Estimator) -> list[Row]:
 
 
 def assign_advantages(
-    rows: list[Row], *, scale_rewards: str = "group", std_eps: float = 1e-4, std_floor: float = 0.0
+    rows: list[Row], *, scale_rewards: str = "group", std_eps: float = 1e-4, std_floor: float = 0.0,
+    anchor_weight: float = 1.0,
 ) -> np.ndarray:
-    """Z-score rewards inside each row's group (in place on ``rows``); returns the advantages ``[N]``."""
-    rewards, groups = [r.reward for r in rows], [r.group for r in rows]
-    advantages = group_advantages(rewards, groups, scale_rewards=scale_rewards, std_eps=std_eps, std_floor=std_floor)
+    """Z-score rewards inside each row's group (in place on ``rows``); returns the advantages ``[N]``. A row with
+    an ``anchor_group`` also gets ``anchor_weight`` times the z-score of its ``anchor_reward`` there."""
+    anchored = [i for i, r in enumerate(rows) if r.anchor_group is not None]
+    advantages = summed_advantages(
+        [r.reward for r in rows], [r.group for r in rows], [rows[i].anchor_reward for i in anchored],
+        [rows[i].anchor_group for i in anchored], anchored, omega=anchor_weight,
+        scale_rewards=scale_rewards, std_eps=std_eps, std_floor=std_floor,
+    )
     for row, advantage in zip(rows, advantages):
         row.advantage = float(advantage)
     return advantages

@@ -64,6 +64,7 @@ class LocalGroup:
     source_rollout: int
     rerollouts: list[Trajectory]
     snapshot_state: str | None = None
+    source_reward: float | None = None  # the source rollout's own session reward (same measure as a rerollout's)
 
 
 @dataclass
@@ -171,8 +172,12 @@ def collect_rollouts(
             trajectories.append(Trajectory(conversation=c, rollout=r, seed=int(seed)))
     snapshots: dict[tuple[int, int], tuple[Any, dict[str, Any], int]] = {}
 
+    source_rewards: dict[tuple[int, int], float] = {}
+
     def on_session_start(i: int, env: Any, info: dict[str, Any]) -> None:
         traj = trajectories[i]
+        if plan.get((traj.conversation, info["session"] - 1)) == traj.rollout:  # the source finished that session
+            source_rewards[(traj.conversation, info["session"] - 1)] = env.session_reward()
         if record_states:
             traj.session_states[info["session"]] = env.get_state().model_dump_json()
         if plan.get((traj.conversation, info["session"])) == traj.rollout:
@@ -181,12 +186,14 @@ def collect_rollouts(
     infos = run_lockstep(envs, infos, trajectories, policy, generator, on_session_start=on_session_start)
     for traj, env, info in zip(trajectories, envs, infos):
         _finish_global(traj, env, info)
+        if plan.get((traj.conversation, env.num_sessions)) == traj.rollout:
+            source_rewards[(traj.conversation, env.num_sessions)] = env.session_reward()
     env_steps = sum(len(t.steps) for t in trajectories)
     local_groups = []
     for (c, s), (snapshot, info, source) in sorted(snapshots.items()):
         group = reroll_session(snapshot, info, policy, local_num_generations, generator, seed=int(seeds[c]),
                                conversation=c, record_states=record_states)
-        group.source_rollout = source
+        group.source_rollout, group.source_reward = source, source_rewards[(c, s)]
         env_steps += sum(len(t.steps) for t in group.rerollouts)
         local_groups.append(group)
     return RolloutBatch(trajectories=trajectories, local_groups=local_groups, env_steps=env_steps)

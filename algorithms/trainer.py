@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 import memenv  # noqa: F401  (registers the environments)
 from algorithms import checkpoint as ckpt
-from algorithms import curriculum
+from algorithms import curriculum, seeding
 from algorithms.config import TrainerConfig
 from algorithms.estimators import Row, assign_advantages, build_rows, get_estimator
 from algorithms.losses import grpo_loss
@@ -64,10 +64,10 @@ class Trainer:
             self.policy = ScriptedRole(self.policy, config.scripted_role, RestrictedOracle())
         self.output_dir = Path(output_dir) if output_dir else None
         self.progress = progress and self.accelerator.is_main_process
-        # Sampling and local-session choices: per-rank generators, saved with every checkpoint.
-        self.generator = torch.Generator().manual_seed(config.seed * 9973 + self.rank)
-        self.rng = np.random.default_rng([config.seed, self.rank])
-        self.eval_generator = torch.Generator().manual_seed(config.seed)  # validation is greedy; kept for Policy.act
+        # One SeedSequence, one named stream each (algorithms/seeding.py); saved with every checkpoint.
+        self.generator = seeding.torch_generator(config.seed, "sampling", self.rank)
+        self.rng = seeding.numpy_generator(config.seed, "rollouts", self.rank)
+        self.eval_generator = seeding.torch_generator(config.seed, "validation")  # validation is greedy
         self.state = ckpt.TrainerState()
         self._clock = time.perf_counter()
         log_path = self.output_dir / "metrics.jsonl" if self.output_dir and self.accelerator.is_main_process else None
@@ -171,7 +171,8 @@ class Trainer:
         rollout_s = time.perf_counter() - start
         rows = build_rows(batch, self.estimator)
         cfg = self.config
-        assign_advantages(rows, scale_rewards=cfg.scale_rewards, std_eps=cfg.std_eps, std_floor=cfg.std_floor)
+        assign_advantages(rows, scale_rewards=cfg.scale_rewards, std_eps=cfg.std_eps, std_floor=cfg.std_floor,
+                          anchor_weight=cfg.local_advantage_weight)
         num_tokens = sum(len(r.old_logp) for r in rows)
         metrics = rollout_metrics(batch, rows, num_tokens, rollout_s)
         metrics.update(self.update(rows))

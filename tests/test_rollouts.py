@@ -75,6 +75,34 @@ def test_switching_estimator_changes_only_rows_and_advantages(batch):
     assert set(sizes.tolist()) == {3}
 
 
+def test_logo_sum_anchors_each_source_step_in_its_local_group(batch):
+    env = make_env().unwrapped
+    env.reset(seed=7)
+    for group in batch.local_groups:  # the source's own session reward, measured at the next session's start
+        source = next(t for t in batch.trajectories
+                      if t.conversation == group.conversation and t.rollout == group.source_rollout)
+        if group.session < 3:
+            env.set_state(source.session_states[group.session + 1])
+            assert group.source_reward == pytest.approx(env.session_reward())
+    rows = build_rows(batch, "logo-sum")
+    logo = build_rows(batch, "logo")
+    assert [id(r.sample) for r in rows] == [id(r.sample) for r in logo]
+    assert [r.reward for r in rows] == [r.reward for r in logo]
+    anchored = [r for r in rows if r.anchor_group is not None]
+    assert len(anchored) == len(batch.local_groups) * 2  # extractor + manager step of each rerolled session
+    omega = 0.5
+    advantages = assign_advantages(rows, anchor_weight=omega)
+    # by hand: the global z-score plus omega times the z-score among the m rerollouts and the source
+    row = anchored[0]
+    members = [r.reward for r in rows if r.group == row.anchor_group] + [row.anchor_reward]
+    peers = [r.reward for r in rows if r.group == row.group]
+    by_hand = ((row.reward - np.mean(peers)) / (np.std(peers, ddof=1) + 1e-4)
+               + omega * (row.anchor_reward - np.mean(members)) / (np.std(members, ddof=1) + 1e-4))
+    assert advantages[rows.index(row)] == pytest.approx(by_hand)
+    plain = [i for i, r in enumerate(rows) if r.kind == "global" and r.anchor_group is None]
+    assert np.allclose(advantages[plain], assign_advantages(build_rows(batch, "global"))[plain])
+
+
 def test_rollouts_are_reproducible():
     def run():
         return collect_rollouts(

@@ -8,14 +8,18 @@ from algorithms.policies.base import Decision, Evaluation, Policy
 
 
 def make_policy(config: Any) -> Policy:
-    """The policy a :class:`~algorithms.config.TrainerConfig` names (``feature`` or ``llm``), seeded by it."""
+    """The policy a :class:`~algorithms.config.TrainerConfig` names (``feature`` or ``llm``), seeded by its
+    ``policy_init`` stream (algorithms/seeding.py)."""
+    from algorithms.seeding import seed_int
+
+    seed = seed_int(config.seed, "policy_init")
     if config.policy == "feature":
         from algorithms.policies.feature import FeaturePolicy
 
         return FeaturePolicy(
             hidden=config.feature_hidden,
             temperature=config.temperature,
-            seed=config.seed,
+            seed=seed,
             similarity=config.feature_similarity,
             delete_keeps_fact=config.feature_delete_keeps_fact,
             factored=config.feature_factored,
@@ -28,7 +32,7 @@ def make_policy(config: Any) -> Policy:
         backend=config.backend,
         temperature=config.temperature,
         max_new_tokens=config.max_completion_length,
-        seed=config.seed,
+        seed=seed,
         batch_size=config.per_device_train_batch_size or 8,
         gradient_checkpointing=config.gradient_checkpointing,
     )

@@ -1,0 +1,78 @@
+"""`memr2 study`: a tiny grid through the real CLI (subprocess workers), skip and resume, and the report."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from memr2.cli import main
+from memr2.study import StudyConfig, load_study, plan, render_study, steps_to_reach
+
+TRAINER = {"env_id": "MemoryR2/Synthetic-v1", "policy": "feature", "num_generations": 2, "local_num_generations": 2,
+           "local_prob": 1.0, "conversations_per_iteration": 1, "eval_seeds": [100000, 100001],
+           "test_seeds": [200000, 200001]}
+
+
+def write_study(tmp_path: Path, **overrides) -> Path:
+    (tmp_path / "trainer.yaml").write_text(yaml.safe_dump({"trainer": TRAINER}))
+    study = {"name": "tiny", "trainer_config": str(tmp_path / "trainer.yaml"), "estimators": ["grpo", "logo-sum"],
+             "horizons": [2], "seeds": [0, 1], "env_steps": 40, "eval_every": {1: 1, 2: 1},
+             "curricula": [{"estimator": "logo", "curriculum": [1, 2]}], "references": ["restricted-oracle"],
+             "paired": [["logo-sum", "grpo"]], "results_dir": str(tmp_path / "results"), "runs_dir": str(tmp_path / "runs"),
+             **overrides}
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({"study": study}))
+    return path
+
+
+def test_plan_gives_every_cell_the_same_budget_and_splits_it_over_a_curriculum(tmp_path):
+    study = StudyConfig.from_file(write_study(tmp_path))
+    cells = {c.name: c.argv for c in plan(study)}
+    train = {n: a for n, a in cells.items() if a[0] == "train"}
+    assert len(train) == (2 + 1) * 2 and len(cells) - len(train) == 2 * 2  # references: 2 horizons x 2 splits
+    budget = {n: int(a[a.index("--env-steps-per-stage") + 1]) for n, a in train.items()}
+    assert budget["tiny__h2__grpo__seed0"] == budget["tiny__h2__logo-sum__seed1"] == 40
+    assert budget["tiny__h1-2__logo__seed0"] == 20  # two stages share the 40 steps
+
+
+def test_bad_study_configs_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="eval_every has no interval for horizon"):
+        StudyConfig.from_file(write_study(tmp_path, eval_every={2: 1}))
+    with pytest.raises(ValueError, match="env_step"):
+        StudyConfig.from_file(write_study(tmp_path, env_step=3))
+
+
+def test_study_runs_skips_finished_cells_resumes_and_reports(tmp_path, capsys):
+    path = write_study(tmp_path)
+    study = StudyConfig.from_file(path)
+    assert main(["study", "--config", str(path), "--workers", "2", "--no-progress", "--no-report"]) == 0
+    results = load_study(study)
+    assert set(results) == {c.name for c in plan(study)}
+    for name, result in results.items():
+        if result.kind == "train":  # the budget ends every cell (one iteration may overshoot it)
+            assert result.train["env_steps"] >= 40 and result.test_metrics is not None
+            assert result.estimator == name.split("__")[2]
+    # a finished cell is skipped; a killed one resumes from its checkpoint
+    victim = "tiny__h2__grpo__seed1"
+    (Path(study.results_dir) / f"{victim}.json").unlink()
+    capsys.readouterr()
+    assert main(["study", "--config", str(path), "--dry-run"]) == 0
+    todo = [line for line in capsys.readouterr().out.splitlines() if line.startswith("todo")]
+    assert len(todo) == 1 and victim in todo[0] and "--resume" in todo[0]
+    assert main(["study", "--config", str(path), "--workers", "1", "--no-progress", "--no-report"]) == 0
+    timing = json.loads((Path(study.results_dir) / "timing.json").read_text())
+    assert [t["cells_run"] for t in timing] == [len(results), 1]
+    report = render_study(study, load_study(study))
+    assert "| `logo-sum` at 2 | `grpo` at 2 | 2 |" in report and "| `logo` at 1 -> 2 | `logo` at 2 |" not in report
+    assert "40 environment steps" in report and "2 invocation(s)" in report
+
+
+def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path):
+    from memr2.results import CurvePoint, RunResult
+
+    result = RunResult.model_construct(curve=[CurvePoint(iteration=i, env_steps=100 * i, score=s)
+                                              for i, s in enumerate([0.2, 0.5, 0.4, 0.9])])
+    assert steps_to_reach(result, 0.45) == 100 and steps_to_reach(result, 0.9) == 300
+    assert steps_to_reach(result, 0.95) is None
