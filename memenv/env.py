@@ -21,7 +21,7 @@ from memenv.bank import MemoryBank, UnknownMemoryError
 from memenv.data.schema import QA, Conversation, Turn
 from memenv.retrieval import bm25_search_many
 from memenv.scoring.base import QARecord, QAScorer, make_scorer, summarize
-from memenv.state import EnvState, check_state
+from memenv.state import EnvState, Position, check_state
 from memenv.text import count_tokens
 from memenv.views import ExtractorView, ManagerView, header, manager_view, view_text
 
@@ -90,7 +90,7 @@ class MemoryEnv(gym.Env):
     def __init__(
         self,
         *,
-        horizon: int,
+        data_sessions: int,
         max_sessions: int | None = None,
         chunks_per_session: int = 1,
         reward_mode: RewardMode = "terminal",
@@ -123,7 +123,6 @@ class MemoryEnv(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
         self.max_sessions = max_sessions
         self.max_questions = max_questions
-        self.horizon = min(horizon, max_sessions) if max_sessions else horizon
         self.chunks_per_session = chunks_per_session
         self.reward_mode = reward_mode
         self.compression_coef = compression_coef
@@ -135,7 +134,7 @@ class MemoryEnv(gym.Env):
         self.observation_space = spaces.Dict(
             {
                 "role": spaces.Discrete(2),
-                "session": spaces.Discrete(self.horizon + 1),
+                "session": spaces.Discrete((min(data_sessions, max_sessions) if max_sessions else data_sessions) + 1),
                 "text": spaces.Text(MAX_OBS_CHARS, min_length=1, charset=string.printable),
             }
         )
@@ -158,12 +157,18 @@ class MemoryEnv(gym.Env):
         return len(self.conversation.sessions) if self.conversation else 0
 
     @property
+    def position(self) -> Position:
+        """Where the episode is (session and chunk 0-based, role, terminated)."""
+        return self._position
+
+    @property
     def role(self) -> str:
-        return self._role
+        return self._position.role
 
     @property
     def current_turns(self) -> tuple[Turn, ...]:
-        return self._chunks[self._session][self._chunk] if not self._terminated else ()
+        pos = self._position
+        return self._chunks[pos.session][pos.chunk] if not pos.terminated else ()
 
     @property
     def pending_facts(self) -> tuple[Fact, ...]:
@@ -178,10 +183,11 @@ class MemoryEnv(gym.Env):
 
     def _dialogue_tokens(self) -> int:
         """Tokens of the dialogue shown so far: chunks before the current one, plus it once the extractor saw it."""
-        if self._terminated:
+        pos = self._position
+        if pos.terminated:
             return sum(map(sum, self._chunk_tokens))
-        seen = self._chunk + (self._role == "manager")
-        return sum(map(sum, self._chunk_tokens[: self._session])) + sum(self._chunk_tokens[self._session][:seen])
+        seen = pos.chunk + (pos.role == "manager")
+        return sum(map(sum, self._chunk_tokens[: pos.session])) + sum(self._chunk_tokens[pos.session][:seen])
 
     def compression_penalty(self) -> float:
         """``compression_coef * max(0, tokens(bank) - 0.7 tokens(dialogue so far)) / tokens(dialogue so far)``."""
@@ -190,19 +196,21 @@ class MemoryEnv(gym.Env):
 
     # -- views ------------------------------------------------------------------------------------------------
     def _view(self) -> ExtractorView | ManagerView:
-        head = header(self.conversation, self._session, self._chunk, self.chunks_per_session)
-        if self._role == "extractor":
-            return ExtractorView(**head, turns=self.current_turns, done=self._terminated)
+        pos = self._position
+        head = header(self.conversation, pos.session, pos.chunk, self.chunks_per_session)
+        if pos.role == "extractor":
+            return ExtractorView(**head, turns=self.current_turns, done=pos.terminated)
         return manager_view(head, self._facts, self._related, self.bank)
 
     def _observation(self, view: ExtractorView | ManagerView) -> dict[str, Any]:
-        return {"role": ROLES.index(view.role), "session": min(view.session, self.horizon), "text": view_text(view)}
+        top = self.observation_space["session"].n - 1
+        return {"role": ROLES.index(view.role), "session": min(view.session, top), "text": view_text(view)}
 
     def _info(self, view: ExtractorView | ManagerView, **extra: Any) -> dict[str, Any]:
-        info = {"role": view.role, "session": view.session, "chunk": self._chunk, "session_end": False}
+        info = {"role": view.role, "session": view.session, "chunk": self._position.chunk, "session_end": False}
         info.update(extra)
         info["view"] = view
-        gold = None if self._terminated else self._gold()
+        gold = None if self._position.terminated else self._gold()
         if gold is not None:
             info["gold"] = gold
         return info
@@ -221,41 +229,43 @@ class MemoryEnv(gym.Env):
             raise ValueError(f"conversation {conversation.conversation_id!r} has no sessions")
         self._setup(conversation)
         self.bank = MemoryBank()
-        self._session, self._chunk, self._role = 0, 0, "extractor"
+        self._position = Position()
         self._facts, self._related = [], []
-        self._steps, self._invalid_actions, self._terminated = 0, 0, False
+        self._steps, self._invalid_actions = 0, 0
         view = self._view()
         return self._observation(view), self._info(view)
 
     def step(self, action: Any):
         if self.conversation is None:
             raise RuntimeError("call reset() before step()")
-        if self._terminated:
+        before = self._position
+        if before.terminated:
             raise RuntimeError("the episode has terminated; call reset() to start a new one")
-        parsed = coerce_action(self._role, action)
+        parsed = coerce_action(before.role, action)
         errors = [note] if (note := truncation_note(action)) else []
         if isinstance(parsed, ParseError):
             errors.append(parsed.message)
-            parsed = ExtractAction() if self._role == "extractor" else ManageAction()
+            parsed = ExtractAction() if before.role == "extractor" else ManageAction()
         if isinstance(parsed, ExtractAction):
             self._extract(parsed)
-            self._role = "manager"
         else:
             errors += self._manage(parsed)
-            self._role = "extractor"
         self._steps += 1
+        self._position = before.next(self.chunks_per_session, self.num_sessions)
         reward = self.invalid_action_penalty if errors else 0.0
         self._invalid_actions += bool(errors)
         extra: dict[str, Any] = {"invalid_ops": len(errors)}
         if errors:
             extra["error"] = "; ".join(errors)
-        if self._role == "extractor":  # a manager step just ended: advance to the next chunk
-            reward += self._advance(extra)
+        if self._position.session != before.session or self._position.terminated:
+            session_reward, session_info = self._session_end()
+            reward += session_reward
+            extra.update(session_info, session_end=True)
         view = self._view()
         info = self._info(view, **extra)
         if self.render_mode == "human":
             print(self.render_text(view))
-        return self._observation(view), float(reward), self._terminated, False, info
+        return self._observation(view), float(reward), self._position.terminated, False, info
 
     def _extract(self, action: ExtractAction) -> None:
         turns = self.current_turns
@@ -273,7 +283,7 @@ class MemoryEnv(gym.Env):
         self._related = [[memory_id for memory_id, _ in found] for found in hits]
 
     def _manage(self, action: ManageAction) -> list[str]:
-        session = self.conversation.sessions[self._session]
+        session = self.conversation.sessions[self._position.session]
         where = {"session": session.index, "date": session.date_time, "step": self._steps}
         facts = match_candidates([(f.fact, f) for f in self._facts])
         errors = []
@@ -297,30 +307,18 @@ class MemoryEnv(gym.Env):
         self._facts, self._related = [], []
         return errors
 
-    def _advance(self, extra: dict[str, Any]) -> float:
-        """Move past the finished chunk; return the reward earned at a session end (0 otherwise)."""
-        self._chunk += 1
-        if self._chunk < self.chunks_per_session:
-            return 0.0
-        extra["session_end"] = True
-        finished = self._session + 1
-        if finished < self.num_sessions:
-            self._session, self._chunk = finished, 0
-            if self.reward_mode == "terminal":
-                return 0.0
-            return self.session_reward()
-        self._terminated = True
-        self._chunk = self.chunks_per_session - 1
+    def _session_end(self) -> tuple[float, dict[str, Any]]:
+        """The reward and info earned as a session ends (the position has already moved past it): the session
+        reward under ``reward_mode="session"``, and at the episode's end the final score, its records, the
+        per-session rewards and the compression penalty."""
+        if not self._position.terminated:
+            return (self.session_reward() if self.reward_mode == "session" else 0.0), {}
         records = self.scorer.score(self.conversation.questions, self.bank)
         final = summarize(records)
         penalty = self.compression_penalty()
-        extra.update(
-            qa=[r.model_dump() for r in records],
-            metrics=final,
-            session_rewards=self._session_rewards(records),
-            compression_penalty=penalty,
-        )
-        return final["score"] - penalty
+        info = {"qa": [r.model_dump() for r in records], "metrics": final,
+                "session_rewards": self._session_rewards(records), "compression_penalty": penalty}
+        return final["score"] - penalty, info
 
     def _session_rewards(self, records: list[QARecord]) -> list[float]:
         """Final-bank score of the questions credited to each session (Memory-R2's "persession" attribution):
@@ -348,7 +346,7 @@ class MemoryEnv(gym.Env):
         """
         if questions not in ("seen", "all"):
             raise ValueError(f"questions must be 'seen' or 'all', got {questions!r}")
-        completed = self.num_sessions if self._terminated else self._session
+        completed = self.num_sessions if self._position.terminated else self._position.session
         pool: list[QA] = [q for q in self.conversation.questions if questions == "all" or q.session <= completed]
         records = self.scorer.score(pool, self.bank)
         return {**summarize(records), "qa": [r.model_dump() for r in records]}
@@ -373,14 +371,11 @@ class MemoryEnv(gym.Env):
         return EnvState(
             conversation=self.conversation,
             bank=self.bank.to_state(),
-            session=self._session,
-            chunk=self._chunk,
-            role=self._role,
+            **self._position.fields(),
             facts=list(self._facts),
             related=[list(r) for r in self._related],
             steps=self._steps,
             invalid_actions=self._invalid_actions,
-            terminated=self._terminated,
             rng_state=self.np_random.bit_generator.state,
             dataset=self._dataset_state(),
         )
@@ -423,9 +418,9 @@ class MemoryEnv(gym.Env):
         bank = self._checked_state(state)
         self._setup(state.conversation)
         self.bank = bank
-        self._session, self._chunk, self._role = state.session, state.chunk, state.role
+        self._position = Position.of(state)
         self._facts, self._related = list(state.facts), [list(r) for r in state.related]
-        self._steps, self._invalid_actions, self._terminated = state.steps, state.invalid_actions, state.terminated
+        self._steps, self._invalid_actions = state.steps, state.invalid_actions
         self.np_random.bit_generator.state = state.rng_state
         self._restore_dataset_state(state.dataset)
 

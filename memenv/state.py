@@ -1,8 +1,11 @@
-"""``EnvState``: a memory env's saved state (JSON, no pickle), and the checks a state must pass before it is restored."""
+"""A memory env's position in its episode (:class:`Position`), its saved state (``EnvState``: JSON, no pickle),
+and the checks a state must pass before it is restored."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -10,6 +13,37 @@ from pydantic import BaseModel
 from memenv.actions import Fact
 from memenv.bank import BankState
 from memenv.data.schema import Conversation
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an episode is: 0-based session and chunk, whose turn it is, and whether it has ended. Immutable: the env
+    holds one value and replaces it (a clone shares it safely)."""
+
+    session: int = 0
+    chunk: int = 0
+    role: Literal["extractor", "manager"] = "extractor"
+    terminated: bool = False
+
+    def next(self, chunks_per_session: int, num_sessions: int) -> "Position":
+        """The position after this step: the manager follows the extractor on the same chunk; after the manager
+        comes the next chunk, the next session, or -- after the last chunk of the last session -- the end (which
+        stays at that last chunk)."""
+        if self.role == "extractor":
+            return dataclasses.replace(self, role="manager")
+        if self.chunk + 1 < chunks_per_session:
+            return Position(self.session, self.chunk + 1)
+        if self.session + 1 < num_sessions:
+            return Position(self.session + 1, 0)
+        return Position(self.session, self.chunk, "extractor", terminated=True)
+
+    def fields(self) -> dict[str, Any]:
+        """The position as :class:`EnvState` stores it (flat fields, so saved states keep their format)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def of(cls, state: "EnvState") -> "Position":
+        return cls(state.session, state.chunk, state.role, state.terminated)
 
 
 class EnvState(BaseModel):

@@ -178,7 +178,12 @@ def is_privileged(agent: str, env_kwargs: dict[str, Any]) -> bool:
     return agent in PRIVILEGED_AGENTS or any(env_kwargs.get(key) is True for key in PRIVILEGED_ENV_KWARGS)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """``text`` as a file-name part: runs of other characters than ``A-Za-z0-9._-`` become one ``-``.
+
+    >>> slug("MemoryR2/Synthetic-v1 (8 sessions)")
+    'MemoryR2-Synthetic-v1-8-sessions'
+    """
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
 
 
@@ -187,7 +192,7 @@ def default_run_name(result: RunResult) -> str:
     seed = result.seeds[0] if result.seeds else "na"
     stamp = result.created_at.replace(":", "").replace("-", "").split("+")[0]
     agent = result.agent.replace(os.sep, "/").rpartition("/")[2]
-    return "__".join(_slug(part) for part in (result.env_id, agent, str(seed), stamp))
+    return "__".join(slug(part) for part in (result.env_id, agent, str(seed), stamp))
 
 
 def write_result(result: RunResult, output_dir: str | os.PathLike[str]) -> Path:
@@ -200,7 +205,7 @@ def write_result(result: RunResult, output_dir: str | os.PathLike[str]) -> Path:
     directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
     explicit = bool(result.run_name)
-    stem = _slug(result.run_name or default_run_name(result))
+    stem = slug(result.run_name or default_run_name(result))
     for attempt in itertools.count(1):
         name = stem if attempt == 1 else f"{stem}-{attempt}"
         target = directory / f"{name}.json"

@@ -78,14 +78,17 @@ def test_committed_leaderboard_regenerates_byte_for_byte(tmp_path, monkeypatch):
 
     repo = Path(__file__).resolve().parents[1]
     shutil.copytree(repo / "leaderboards" / "results", tmp_path / "leaderboards" / "results")
-    for name in ("README.md", "leaderboards/README.md", "memenv/envs/synthetic.py"):
+    shutil.copytree(repo / "configs", tmp_path / "configs")  # the study config and the trainer config it names
+    generated = ("README.md", "leaderboards/README.md", "memenv/envs/synthetic.py", "leaderboards/study.md")
+    stale = {"leaderboards/README.md": lambda text: "stale, to be regenerated\n" + text.split(START)[0],
+             "leaderboards/study.md": lambda text: "stale\n"}
+    for name in generated:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(repo / name, tmp_path / name)
-        (tmp_path / name).write_text("stale, to be regenerated\n" + (tmp_path / name).read_text().split(START)[0]
-                                     if name == "leaderboards/README.md" else (tmp_path / name).read_text())
+        text = (repo / name).read_text()
+        (tmp_path / name).write_text(stale.get(name, lambda t: t)(text))
     monkeypatch.chdir(tmp_path)
     assert main(["leaderboard"]) == 0
-    for name in ("README.md", "leaderboards/README.md", "memenv/envs/synthetic.py"):
+    for name in generated:
         assert (tmp_path / name).read_bytes() == (repo / name).read_bytes(), name
 
 

@@ -39,7 +39,7 @@ class ConversationsEnv(MemoryEnv):
         if conversation is not None and conversation not in self._by_id:
             raise ValueError(f"unknown conversation {conversation!r}; available: {sorted(self._by_id)}")
         self.conversation_id = conversation
-        super().__init__(horizon=max(len(c.sessions) for c in self.conversations), **kwargs)
+        super().__init__(data_sessions=max(len(c.sessions) for c in self.conversations), **kwargs)
 
     def _select_conversation(self, options: dict[str, Any]) -> Conversation:
         wanted = options.get("conversation", self.conversation_id)

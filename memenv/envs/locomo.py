@@ -125,10 +125,10 @@ class LoCoMoEnv(ConversationsEnv):
                     for f in self.pending_facts
                 ]
             }
-        session = self.conversation.sessions[self._session]
+        session = self.conversation.sessions[self.position.session]
         in_chunk = {t.dia_id for t in self.current_turns}
         in_session = {t.dia_id for t in session.turns}
-        last_chunk = self._chunk == self.chunks_per_session - 1
+        last_chunk = self.position.chunk == self.chunks_per_session - 1
         facts = []
         for fact in self.conversation.meta.get("observations", {}).get(str(session.index), []):
             own = [d for d in fact["dia_ids"] if d in in_session]

@@ -126,7 +126,7 @@ class SyntheticEnv(MemoryEnv):
         if scorer == "rule" and scorer_kwargs is None:
             scorer_kwargs = {"top_k": reader_k, "strict": strict}
         super().__init__(
-            horizon=max_sessions,
+            data_sessions=max_sessions,
             max_sessions=max_sessions,
             scorer=scorer,
             scorer_kwargs=scorer_kwargs,
@@ -157,7 +157,7 @@ class SyntheticEnv(MemoryEnv):
 
     def _info(self, view: ExtractorView | ManagerView, **extra: Any) -> dict[str, Any]:
         info = super()._info(view, **extra)
-        if self.privileged and not self._terminated:
+        if self.privileged and not self.position.terminated:
             facts = self._chunk_facts()
             if self.role == "manager":  # the UPDATE targets: only the manager can act on them
                 keys = [(fact["entity"], fact["attribute"]) for fact in facts]

@@ -24,14 +24,12 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
 
-from nltk.stem import PorterStemmer
+from memenv.text import stem
 
 _PUNCTUATION = frozenset(string.punctuation)
 _DROPPED_WORDS = re.compile(r"\b(a|an|the|and)\b")
 _ABSTENTIONS = ("no information available", "not mentioned")
-_STEMMER = PorterStemmer()
 
 
 def normalize_answer(text: object) -> str:
@@ -45,18 +43,13 @@ def normalize_answer(text: object) -> str:
     return " ".join(_DROPPED_WORDS.sub(" ", text).split())
 
 
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return _STEMMER.stem(word)
-
-
 def answer_tokens(text: object) -> list[str]:
     """Normalised, Porter-stemmed tokens: the unit of every token metric.
 
     >>> answer_tokens("Running races")
     ['run', 'race']
     """
-    return [_stem(w) for w in normalize_answer(text).split()]
+    return [stem(w) for w in normalize_answer(text).split()]
 
 
 def _gold_text(gold: object) -> str:

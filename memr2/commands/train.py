@@ -22,7 +22,7 @@ from typing import Any
 
 from memr2 import __version__
 from memr2.commands import json_object
-from memr2.results import CurvePoint, Metrics, MemoryStats, RunResult, git_commit, write_result
+from memr2.results import CurvePoint, Metrics, MemoryStats, RunResult, git_commit, slug, write_result
 
 FLAG_ALIASES = {"env_id": ["--env"]}  # short names users already type
 
@@ -92,10 +92,6 @@ def resolve_config(args: argparse.Namespace) -> Any:
     return TrainerConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text)
-
-
 def build_result(
     config: Any, trainer: Any, final: dict[str, Any], wall_time_s: float, run_name: str, test: dict[str, Any] | None = None
 ) -> RunResult:
@@ -145,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         output_dir = Path(args.output_dir)
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-        output_dir = Path("runs") / f"{_slug(config.env_id)}__{config.estimator}__{config.seed}__{stamp}"
+        output_dir = Path("runs") / f"{slug(config.env_id)}__{config.estimator}__{config.seed}__{stamp}"
     trainer = Trainer(config, output_dir, progress=not args.no_progress)
     resumed_wall = 0.0
     if args.resume:
