@@ -61,7 +61,7 @@ class MemoryEntry(BaseModel):
     @property
     def index_terms(self) -> list[str]:
         """The retrieval terms this entry is indexed under (speaker and content)."""
-        return terms(f"{self.speaker or ''} {self.content}")
+        return terms(self.speaker or "") + terms(self.content)  # = terms of "speaker content", each part cached
 
 
 class BankState(BaseModel):

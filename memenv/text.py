@@ -38,4 +38,10 @@ def terms(text: str) -> list[str]:
     >>> terms("Where does Alice live? She lives in Paris.")
     ['alic', 'live', 'live', 'pari']
     """
-    return [stem(t) for t in _TERM.findall(text.lower()) if t not in STOPWORDS]
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=100_000)
+def _terms(text: str) -> tuple[str, ...]:
+    # cached per text: rollouts of one conversation index, attribute and retrieve the same turns again and again
+    return tuple(stem(t) for t in _TERM.findall(text.lower()) if t not in STOPWORDS)
