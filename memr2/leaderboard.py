@@ -126,7 +126,7 @@ def _config_key(result: RunResult) -> str:
     return json.dumps([result.env_id, result.estimator, result.agent, config], sort_keys=True, default=str)
 
 
-def _train(result: RunResult) -> dict:
+def train_summary(result: RunResult) -> dict:
     """The training summary a ``memr2 train`` result carries (``train``: iterations, env steps, returns)."""
     return getattr(result, "train", None) or {}
 
@@ -176,7 +176,7 @@ def train_table(results: Sequence[RunResult]) -> str:
             format_ci([r.initial_metrics.score for r in runs if r.initial_metrics]) if any(r.initial_metrics for r in runs) else "-",
             format_ci([r.metrics.score for r in runs]),
             f"**{format_ci([r.test_metrics.score for r in tested])}**" if tested else "-",
-            format_ci([_train(r)["test_return"] for r in tested]) if tested and all("test_return" in _train(r) for r in tested) else "-",
+            format_ci([train_summary(r)["test_return"] for r in tested]) if tested and all("test_return" in train_summary(r) for r in tested) else "-",
             f"{sum(r.wall_time_s for r in runs) / len(runs):.0f}", ",".join(sorted({(r.commit or "-")[:7] for r in runs})),
         ]
         lines.append("| " + " | ".join(row) + " |")

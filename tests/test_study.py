@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from memr2.cli import main
-from memr2.study import StudyConfig, load_study, plan, render_study, steps_to_reach
+from memr2.study import StudyConfig, plan
+from memr2.study_report import load_study, render_study, steps_to_reach
 
 TRAINER = {"env_id": "MemoryR2/Synthetic-v1", "policy": "feature", "num_generations": 2, "local_num_generations": 2,
            "local_prob": 1.0, "conversations_per_iteration": 1, "eval_seeds": [100000, 100001],
