@@ -28,6 +28,7 @@ def test_train_writes_metrics_config_and_result(tmp_path, capsys):
     assert result.initial_metrics is not None and [p.iteration for p in result.curve] == [0, 1, 2]
     assert result.env_kwargs["max_sessions"] == 2 and result.scorer == "rule"
     assert (tmp_path / "board" / "run.json").is_file()
+    assert result.command.startswith("memr2 train --config ") and "--seed 3" in result.command
     assert "score" in capsys.readouterr().out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -154,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
     # wall time over every process that ran this training (a resumed run counts its earlier part)
     wall = resumed_wall + (time.perf_counter() - start)
     result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test)
+    if getattr(args, "argv", None):
+        result.command = shlex.join(["memr2", *args.argv])
     paths = [write_result(result, output_dir)]
     if args.results_dir:
         paths.append(write_result(result, args.results_dir))
