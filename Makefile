@@ -36,7 +36,7 @@ demo: install
 			--env-steps-per-stage 6000 --iterations 1000 --output-dir $(DEMO)/train-$$estimator \
 			--results-dir $(DEMO) --run-name v1-$$estimator --no-progress || exit 1; \
 	done
-	$(BIN)/memr2 leaderboard --results $(DEMO) --out $(DEMO)/leaderboard.md --readme '' --env-docs ''
+	$(BIN)/memr2 leaderboard --results $(DEMO) --out $(DEMO)/leaderboard.md --readme '' --env-docs '' --study ''
 	sed -n '/synthetic-v1-8-test/,$$p' $(DEMO)/leaderboard.md
 
 test: install

@@ -56,6 +56,11 @@ def env_steps_per_second(agent: str, sessions: int, episodes: int) -> float:
     """Env steps per second of ``agent`` over ``episodes`` Synthetic-v0 episodes (seeds 0, 1, ...), after one
     untimed warm-up episode (imports, caches)."""
     env = gym.make("MemoryR2/Synthetic-v0", max_sessions=sessions)
+    if getattr(AGENTS[agent], "privileged", False):  # the oracle reads gold: opt-in since the trust model (a
+        try:                                           # baseline revision older than it has no such argument)
+            env = gym.make("MemoryR2/Synthetic-v0", max_sessions=sessions, privileged=True)
+        except TypeError:
+            pass
     player = AGENTS[agent]()
     run_episode(env, player, seed=10_000)
     start, steps = time.perf_counter(), 0

@@ -176,8 +176,12 @@ def run_study(study: StudyConfig, *, workers: int, only: str | None = None, prog
     Path(study.results_dir).mkdir(parents=True, exist_ok=True)
     cells = [c for c in plan(study) if only is None or only in c.name]
     todo = [c for c in cells if not is_done(study, c)]
+    trainer = study.trainer()
     print(f"study {study.name}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run on {workers} "
-          f"worker process(es); logs in {study.runs_dir}/")
+          f"worker process(es); logs in {study.runs_dir}/\n"
+          f"protocol: {study.env_steps:,} env steps per cell for every estimator (local rerollouts count); "
+          f"checkpoints chosen on validation seeds {trainer.eval_seeds}, scores on test seeds {trainer.test_seeds}; "
+          f"training seeds {study.seeds}")
     started, clock, failed = datetime.now(timezone.utc), time.perf_counter(), []
     with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), disable=not progress, desc="study") as bar:
         futures = [pool.submit(run_cell, study, cell) for cell in todo]

@@ -192,11 +192,12 @@ def plot_study(study: StudyConfig, results: dict[str, RunResult], folder: str | 
             ax.axhline(study.threshold * reference, color="grey", linestyle=":", linewidth=1,
                        label=f"{study.threshold:.0%} of {study.references[0]}")
         ax.set_title(f"{horizon} sessions")
+        ax.legend(fontsize=6)
         ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation score")
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{study.name}: validation score (mean, 95% bootstrap band over {len(study.seeds)} seeds)", fontsize=9)
+    fig.suptitle(f"{study.name}: validation score (mean, 95% bootstrap band over {len(study.seeds)} seeds); a curriculum "
+                 "(dashed) is validated at each stage's own horizon", fontsize=9)
     fig.tight_layout()
     curves = folder / "study_curves.png"
     fig.savefig(curves, dpi=110)

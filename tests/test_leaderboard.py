@@ -55,7 +55,7 @@ def test_cli_writes_tables_plot_and_readme_section(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{START}\nstale\n{END}\noutro\n")
     out = tmp_path / "board" / "README.md"
-    assert main(["leaderboard", "--results", str(results), "--out", str(out), "--readme", str(readme), "--env-docs", ""]) == 0
+    assert main(["leaderboard", "--results", str(results), "--out", str(out), "--readme", str(readme), "--env-docs", "", "--study", ""]) == 0
     text = readme.read_text()
     assert "stale" not in text and "| grpo |" in text and text.startswith("intro") and text.endswith("outro\n")
     assert (out.parent / "curves.png").stat().st_size > 1000
