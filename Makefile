@@ -20,24 +20,19 @@ $(BIN)/memr2: pyproject.toml
 
 install: $(BIN)/memr2
 
-# The main job on the embedded defaults (about 3 minutes on 2 CPU cores): reference agents on the embedded LoCoMo dev subset
-# and on Synthetic-v1 (the test seeds of its training runs), then GRPO and LoGo-GRPO side by side (FeaturePolicy,
-# the same environment-step budget) on Synthetic-v1 at 8 sessions, scored on those test seeds; the tables and the
-# learning curves are generated from the run files in runs/demo/.
+# The main job on the embedded defaults (about 3 minutes on 2 CPU cores): reference agents on the embedded LoCoMo
+# dev subset, then the demo study (configs/study-demo.yaml): GRPO and LoGo-GRPO side by side (FeaturePolicy, 2
+# training seeds, the same environment-step budget) on Synthetic-v1 at 8 sessions, next to store-all and the
+# restricted oracle on the same test seeds. Tables and learning curves are generated from the run files in runs/demo/.
 DEMO := runs/demo
 demo: install
 	$(BIN)/memr2 eval --protocol locomo-dev --agent store-all --output-dir $(DEMO) --run-name locomo-store-all --no-progress
 	$(BIN)/memr2 eval --protocol locomo-dev --agent mem0-like --output-dir $(DEMO) --run-name locomo-mem0-like --no-progress
-	$(BIN)/memr2 eval --protocol synthetic-v1-8-test --agent store-all --output-dir $(DEMO) --run-name v1-store-all --no-progress
-	$(BIN)/memr2 eval --protocol synthetic-v1-8-test --agent restricted-oracle --output-dir $(DEMO) \
-		--run-name v1-restricted-oracle --no-progress
-	for estimator in grpo logo; do \
-		$(BIN)/memr2 train --config configs/synthetic-v1-feature.yaml --estimator $$estimator --seed 0 \
-			--env-steps-per-stage 6000 --iterations 1000 --output-dir $(DEMO)/train-$$estimator \
-			--results-dir $(DEMO) --run-name v1-$$estimator --no-progress || exit 1; \
-	done
-	$(BIN)/memr2 leaderboard --results $(DEMO) --out $(DEMO)/leaderboard.md --readme '' --env-docs '' --study ''
-	sed -n '/synthetic-v1-8-test/,$$p' $(DEMO)/leaderboard.md
+	$(BIN)/memr2 study --config configs/study-demo.yaml --no-report --no-progress
+	$(BIN)/memr2 leaderboard --results $(DEMO) --out $(DEMO)/leaderboard.md --readme '' --env-docs '' \
+		--study configs/study-demo.yaml
+	sed -n '/locomo-dev/,$$p' $(DEMO)/leaderboard.md
+	sed -n '/Headline/,$$p' $(DEMO)/study.md
 
 test: install
 	$(BIN)/python -m pytest -q
