@@ -1,7 +1,6 @@
 """`memr2 study`: a tiny grid through the real CLI (subprocess workers), skip and resume, and the report."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -77,3 +76,14 @@ def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path)
                                               for i, s in enumerate([0.2, 0.5, 0.4, 0.9])])
     assert steps_to_reach(result, 0.45) == 100 and steps_to_reach(result, 0.9) == 300
     assert steps_to_reach(result, 0.95) is None
+
+
+@pytest.mark.parametrize("name", ["study-synthetic-v1.yaml", "study-demo.yaml"])
+def test_committed_study_configs_load_and_plan(name, monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # the configs name their trainer config relative to the repository
+    study = StudyConfig.from_file(root / "configs" / name)
+    cells = plan(study)
+    assert len({c.name for c in cells}) == len(cells)  # one result file per cell
+    trained = [c for c in cells if c.kind == "train"]
+    assert len(trained) == (len(study.estimators) * len(study.horizons) + len(study.curricula)) * len(study.seeds)
