@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from memenv.files import write_text_atomic
-from memr2.results import read_result
+from memr2.results import read_result, slug
 
 STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
 TIMING_FILE = "timing.json"  # the runner's own log in the results folder: one entry per invocation
@@ -100,12 +100,13 @@ def _seed_span(seeds: Sequence[int], what: str) -> tuple[int, int]:
 
 
 def train_cell_name(study: StudyConfig, curriculum: Sequence[int], estimator: str, seed: int) -> str:
+    """The cell's run name and result-file stem (an estimator given as ``path/file.py:factory`` is slugged)."""
     horizons = "h" + "-".join(map(str, curriculum))
-    return f"{study.name}__{horizons}__{estimator}__seed{seed}"
+    return slug(f"{study.name}__{horizons}__{estimator}__seed{seed}")
 
 
 def reference_cell_name(study: StudyConfig, agent: str, horizon: int, split: str) -> str:
-    return f"{study.name}__ref-{agent}__h{horizon}__{split}"
+    return slug(f"{study.name}__ref-{agent}__h{horizon}__{split}")
 
 
 def plan(study: StudyConfig) -> list[Cell]:

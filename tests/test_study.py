@@ -87,3 +87,9 @@ def test_committed_study_configs_load_and_plan(name, monkeypatch):
     assert len({c.name for c in cells}) == len(cells)  # one result file per cell
     trained = [c for c in cells if c.kind == "train"]
     assert len(trained) == (len(study.estimators) * len(study.horizons) + len(study.curricula)) * len(study.seeds)
+
+
+def test_an_estimator_given_as_a_file_spec_gets_a_file_safe_cell_name(tmp_path):
+    study = StudyConfig.from_file(write_study(tmp_path, estimators=["docs/examples/my_estimator.py:make_estimator"]))
+    name = next(c.name for c in plan(study) if c.kind == "train")
+    assert name == "tiny__h2__docs-examples-my_estimator.py-make_estimator__seed0"
