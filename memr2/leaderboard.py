@@ -33,6 +33,16 @@ def load_results(results_dir: str | os.PathLike[str]) -> list[RunResult]:
     return sorted(results, key=lambda r: (r.env_id, r.kind, r.run_name))
 
 
+def table_row(cells: Sequence[str]) -> str:
+    """One markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def table_header(names: Sequence[str]) -> list[str]:
+    """A markdown table's header row and its separator."""
+    return [table_row(names), "|" + "---|" * len(names)]
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -84,7 +94,7 @@ def eval_table(results: Sequence[RunResult]) -> str:
     categories = sorted({name for r in results for name in r.metrics.per_category})
     header = ["agent", "privileged", "env kwargs", "scorer", "episodes", "score", "return", *categories,
               "evidence recall", "M-Fail", "entries", "tokens", "invalid", "wall s", "commit"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = table_header(header)
     for r in sorted(results, key=lambda r: (r.env_kwargs.get("max_sessions") or 0, -r.metrics.score, r.run_name)):
         per_category = [
             f"{_fmt(r.metrics.per_category[c].mean)} ({r.metrics.per_category[c].count})"
@@ -98,7 +108,7 @@ def eval_table(results: Sequence[RunResult]) -> str:
                _fmt(sum(returns) / len(returns)) if returns else "-", *per_category,
                _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries), str(r.memory.tokens),
                str(r.invalid_actions), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
-        lines.append("| " + " | ".join(row) + " |")
+        lines.append(table_row(row))
     return "\n".join(lines)
 
 
@@ -138,7 +148,7 @@ def judge_table(results: Sequence[RunResult]) -> str | None:
         return None
     categories = sorted({c for r in judged for j in r.metrics.judge.rubrics.values() for c in j.per_category})
     header = ["agent", "judge model", "rubric", "prompt sha256", "J", *categories, "agree with F1>=0.5", "commit"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = table_header(header)
     for r in sorted(judged, key=lambda r: r.run_name):
         for name, j in r.metrics.judge.rubrics.items():
             per_category = [
@@ -148,7 +158,7 @@ def judge_table(results: Sequence[RunResult]) -> str | None:
             f1 = next((a for pair, a in r.metrics.judge.agreement.items() if pair.startswith(f"{name}~f1")), None)
             row = [_agent_label(r), _cell(j.model), name, j.prompt_sha256[:12], f"**{_fmt(j.score)}**", *per_category,
                    _fmt(f1.agree if f1 else None), (r.commit or "-")[:7]]
-            lines.append("| " + " | ".join(row) + " |")
+            lines.append(table_row(row))
     return "\n".join(lines)
 
 
@@ -159,7 +169,7 @@ def train_table(results: Sequence[RunResult]) -> str:
     penalties) next to it."""
     header = ["env", "horizon", "estimator", "policy", "scripted role", "training seeds", "env steps", "initial score",
               "validation score", "test score", "test return", "wall s", "commit"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = table_header(header)
     groups: dict[str, list[RunResult]] = {}
     for r in results:
         groups.setdefault(_config_key(r), []).append(r)
@@ -179,7 +189,7 @@ def train_table(results: Sequence[RunResult]) -> str:
             format_ci([train_summary(r)["test_return"] for r in tested]) if tested and all("test_return" in train_summary(r) for r in tested) else "-",
             f"{sum(r.wall_time_s for r in runs) / len(runs):.0f}", ",".join(sorted({(r.commit or "-")[:7] for r in runs})),
         ]
-        lines.append("| " + " | ".join(row) + " |")
+        lines.append(table_row(row))
     return "\n".join(lines)
 
 
@@ -220,6 +230,20 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
     return "\n\n".join(parts)
 
 
+def plot_mean_curve(ax, runs: Sequence[RunResult], **style):
+    """The mean validation score of ``runs`` against their mean env steps, over the validations they all reached,
+    with a 95 % bootstrap band where there are several runs; returns the line."""
+    from memr2.stats import bootstrap_ci
+
+    length = min(len(r.curve) for r in runs)
+    steps = [sum(r.curve[i].env_steps for r in runs) / len(runs) for i in range(length)]
+    bands = [bootstrap_ci([r.curve[i].score for r in runs]) for i in range(length)]
+    line, = ax.plot(steps, [b[0] for b in bands], marker="o", **style)
+    if len(runs) > 1:
+        ax.fill_between(steps, [b[1] for b in bands], [b[2] for b in bands], color=line.get_color(), alpha=0.2)
+    return line
+
+
 def plot_curves(results: Sequence[RunResult], path: str | os.PathLike[str]) -> Path | None:
     """Validation score vs environment steps, one line per training configuration: the mean over its training
     seeds with a 95 % bootstrap band where there are several. None if no run has a curve."""
@@ -231,22 +255,16 @@ def plot_curves(results: Sequence[RunResult], path: str | os.PathLike[str]) -> P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from memr2.stats import bootstrap_ci
-
     groups: dict[str, list[RunResult]] = {}
     for r in runs:
         groups.setdefault(_config_key(r), []).append(r)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for members in groups.values():
-        first, length = members[0], min(len(r.curve) for r in members)
-        steps = [sum(r.curve[i].env_steps for r in members) / len(members) for i in range(length)]
-        bands = [bootstrap_ci([r.curve[i].score for r in members]) for i in range(length)]
+        first = members[0]
         scripted = (first.config or {}).get("scripted_role")
         label = (f"{first.env_id.split('/')[-1]} {first.estimator}" + (f" (scripted {scripted})" if scripted else "")
                  + f", {len(members)} seed{'s' if len(members) > 1 else ''}")
-        line, = ax.plot(steps, [b[0] for b in bands], marker="o", markersize=3, label=label)
-        if len(members) > 1:
-            ax.fill_between(steps, [b[1] for b in bands], [b[2] for b in bands], color=line.get_color(), alpha=0.2)
+        plot_mean_curve(ax, members, markersize=3, label=label)
     ax.set_xlabel("environment steps (local rerollouts included)")
     ax.set_ylabel("validation score")
     ax.set_title("memory-r2 training curves (mean, 95% bootstrap band over seeds)")

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from memr2.leaderboard import train_summary
+from memr2.leaderboard import plot_mean_curve, table_header, table_row, train_summary
 from memr2.results import RunResult, read_result
 from memr2.stats import bootstrap_ci, format_ci
 from memr2.study import TIMING_FILE, StudyConfig, plan, reference_cell_name, train_cell_name
@@ -41,34 +41,26 @@ def _diagnostic(runs: Sequence[RunResult], name: str, end: str) -> str:
     return "-" if not values else f"{sum(values) / len(values):.2f}"
 
 
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _header(names: Sequence[str]) -> list[str]:
-    return [_row(names), "|" + "---|" * len(names)]
-
-
 def headline_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
     """Test score, mean [95 % bootstrap CI] over training seeds, per estimator and horizon; references below."""
-    lines = _header(["estimator", *(f"{h} sessions: test score" for h in study.horizons), "seeds"])
+    lines = table_header(["estimator", *(f"{h} sessions: test score" for h in study.horizons), "seeds"])
     for estimator in study.estimators:
         cells, counts = [], set()
         for h in study.horizons:
             runs = [r for r in _cells(study, results, [h], estimator) if r.test_metrics]
             counts.add(len(runs))
             cells.append(format_ci([r.test_metrics.score for r in runs]) if runs else "-")
-        lines.append(_row([f"`{estimator}`", *cells, "/".join(map(str, sorted(counts)))]))
+        lines.append(table_row([f"`{estimator}`", *cells, "/".join(map(str, sorted(counts)))]))
     for agent in study.references:
         scores = [_reference(study, results, agent, h, "test") for h in study.horizons]
-        lines.append(_row([f"{agent} (reference, no training)", *("-" if s is None else f"{s:.3f}" for s in scores), "-"]))
+        lines.append(table_row([f"{agent} (reference, no training)", *("-" if s is None else f"{s:.3f}" for s in scores), "-"]))
     return "\n".join(lines)
 
 
 def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
     """One row per (horizon, estimator): budget, scores and returns with CIs, sample efficiency, diagnostics."""
     target_name = study.references[0] if study.references else None
-    lines = _header(["horizon", "estimator", "seeds", "env steps", "iterations", "test score", "test return",
+    lines = table_header(["horizon", "estimator", "seeds", "env steps", "iterations", "test score", "test return",
                      "validation score", f"steps to {study.threshold:.0%} of {target_name}", "zero-std global (end)",
                      "zero-std local (end)", "UPDATE hit rate (start -> end)", "wall s / seed"])
     specs = [([h], e) for h in study.horizons for e in study.estimators]
@@ -85,7 +77,7 @@ def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
             steps = [s for s in (steps_to_reach(r, study.threshold * reference) for r in runs) if s is not None]
             reach = f"{sorted(steps)[len(steps) // 2]} ({len(steps)}/{len(runs)} reached)" if steps else f"not reached (0/{len(runs)})"
         hits = f"{_diagnostic(runs, 'update_hit_rate', 'start')} -> {_diagnostic(runs, 'update_hit_rate', 'end')}"
-        lines.append(_row([
+        lines.append(table_row([
             " -> ".join(map(str, curriculum)), f"`{estimator}`", str(len(runs)),
             str(round(sum(train_summary(r).get("env_steps", 0) for r in runs) / len(runs))),
             str(round(sum(train_summary(r).get("iterations", 0) for r in runs) / len(runs))),
@@ -100,7 +92,7 @@ def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
 
 def paired_differences(study: StudyConfig, results: dict[str, RunResult], pairs: Sequence[tuple[Sequence[int], str, Sequence[int], str]]) -> str:
     """Mean test-score difference a - b over training seeds run in both, with its 95 % bootstrap CI."""
-    lines = _header(["a", "b", "seeds", "mean a - b [95% CI]", "a wins / ties / loses"])
+    lines = table_header(["a", "b", "seeds", "mean a - b [95% CI]", "a wins / ties / loses"])
     for curriculum_a, a, curriculum_b, b in pairs:
         diffs = []
         for seed in study.seeds:
@@ -113,7 +105,7 @@ def paired_differences(study: StudyConfig, results: dict[str, RunResult], pairs:
         mean, low, high = bootstrap_ci(diffs)
         label = lambda c, e: f"`{e}` at {' -> '.join(map(str, c))}"  # noqa: E731
         record = f"{sum(d > 0 for d in diffs)} / {sum(d == 0 for d in diffs)} / {sum(d < 0 for d in diffs)}"
-        lines.append(_row([label(curriculum_a, a), label(curriculum_b, b), str(len(diffs)),
+        lines.append(table_row([label(curriculum_a, a), label(curriculum_b, b), str(len(diffs)),
                            f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]", record]))
     return "\n".join(lines)
 
@@ -180,13 +172,8 @@ def plot_study(study: StudyConfig, results: dict[str, RunResult], folder: str | 
             runs = [r for r in _cells(study, results, curriculum, estimator) if r.curve]
             if not runs:
                 continue
-            length = min(len(r.curve) for r in runs)
-            steps = [sum(r.curve[i].env_steps for r in runs) / len(runs) for i in range(length)]
-            bands = [bootstrap_ci([r.curve[i].score for r in runs]) for i in range(length)]
             label = estimator if len(curriculum) == 1 else f"{estimator}, curriculum {'-'.join(map(str, curriculum))}"
-            line, = ax.plot(steps, [b[0] for b in bands], marker="o", markersize=2.5, label=label,
-                            linestyle="-" if len(curriculum) == 1 else "--")
-            ax.fill_between(steps, [b[1] for b in bands], [b[2] for b in bands], color=line.get_color(), alpha=0.15)
+            plot_mean_curve(ax, runs, markersize=2.5, label=label, linestyle="-" if len(curriculum) == 1 else "--")
         reference = _reference(study, results, study.references[0], horizon, "validation") if study.references else None
         if reference is not None:
             ax.axhline(study.threshold * reference, color="grey", linestyle=":", linewidth=1,
