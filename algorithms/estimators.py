@@ -108,8 +108,7 @@ def logo_sum_rows(batch: RolloutBatch) -> list[Row]:
     rows = global_rows(batch)
     sources = {(group.conversation, group.source_rollout, group.session): (g, group.source_reward)
                for g, group in enumerate(batch.local_groups)}
-    steps = [(t, s) for t, s in global_steps(batch)]  # the same order as global_rows
-    for row, (traj, step) in zip(rows, steps):
+    for row, (traj, step) in zip(rows, global_steps(batch)):  # global_rows walks global_steps in this order
         anchor = sources.get((traj.conversation, traj.rollout, step.session))
         if anchor is not None:
             row.anchor_group, row.anchor_reward = ("local", anchor[0], step.role, step.chunk), anchor[1] + step.penalty

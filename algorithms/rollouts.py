@@ -9,6 +9,7 @@ the questions answerable so far (the env's session reward: ``score("seen") - com
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +65,13 @@ class LocalGroup:
     source_rollout: int
     rerollouts: list[Trajectory]
     snapshot_state: str | None = None
-    source_reward: float | None = None  # the source rollout's own session reward (same measure as a rerollout's)
+    source_end: Any = None  # the source rollout's env right after the rerolled session (an O(1) clone)
+
+    @functools.cached_property
+    def source_reward(self) -> float:
+        """The source rollout's own session reward, measured as a rerollout's; scored only when an estimator asks
+        (``logo-sum``), so the other estimators do not pay for it."""
+        return self.source_end.session_reward()
 
 
 @dataclass
@@ -172,12 +179,12 @@ def collect_rollouts(
             trajectories.append(Trajectory(conversation=c, rollout=r, seed=int(seed)))
     snapshots: dict[tuple[int, int], tuple[Any, dict[str, Any], int]] = {}
 
-    source_rewards: dict[tuple[int, int], float] = {}
+    source_ends: dict[tuple[int, int], Any] = {}
 
     def on_session_start(i: int, env: Any, info: dict[str, Any]) -> None:
         traj = trajectories[i]
         if plan.get((traj.conversation, info["session"] - 1)) == traj.rollout:  # the source finished that session
-            source_rewards[(traj.conversation, info["session"] - 1)] = env.session_reward()
+            source_ends[(traj.conversation, info["session"] - 1)] = env.clone()
         if record_states:
             traj.session_states[info["session"]] = env.get_state().model_dump_json()
         if plan.get((traj.conversation, info["session"])) == traj.rollout:
@@ -187,13 +194,13 @@ def collect_rollouts(
     for traj, env, info in zip(trajectories, envs, infos):
         _finish_global(traj, env, info)
         if plan.get((traj.conversation, env.num_sessions)) == traj.rollout:
-            source_rewards[(traj.conversation, env.num_sessions)] = env.session_reward()
+            source_ends[(traj.conversation, env.num_sessions)] = env
     env_steps = sum(len(t.steps) for t in trajectories)
     local_groups = []
     for (c, s), (snapshot, info, source) in sorted(snapshots.items()):
         group = reroll_session(snapshot, info, policy, local_num_generations, generator, seed=int(seeds[c]),
                                conversation=c, record_states=record_states)
-        group.source_rollout, group.source_reward = source, source_rewards[(c, s)]
+        group.source_rollout, group.source_end = source, source_ends[(c, s)]
         env_steps += sum(len(t.steps) for t in group.rerollouts)
         local_groups.append(group)
     return RolloutBatch(trajectories=trajectories, local_groups=local_groups, env_steps=env_steps)
