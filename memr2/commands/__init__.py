@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from typing import Any
 
 AGENT_HELP = "no-memory | store-all | mem0-like | oracle | llm | pkg.mod:factory | path/to/file.py:factory"
 AGENT_FLAGS = {"model": "--model", "backend": "--backend"}  # agent keyword <- flag
+
+
+def command_line(args: argparse.Namespace) -> str | None:
+    """The exact ``memr2`` command line that produced ``args`` (recorded in result files), or None when the
+    arguments did not come from ``memr2.cli.main``."""
+    argv = getattr(args, "argv", None)
+    return shlex.join(["memr2", *argv]) if argv else None
 
 
 def json_object(text: str | None, flag: str) -> dict[str, Any]:

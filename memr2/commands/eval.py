@@ -9,13 +9,14 @@ Example::
 from __future__ import annotations
 
 import argparse
-import shlex
 import time
 from pathlib import Path
 from typing import IO, Any
 
 from memr2 import __version__
-from memr2.commands import add_env_agent_flags, agent_kwargs_from, env_kwargs_from, json_object, make_agent, make_env
+from memr2.commands import (
+    add_env_agent_flags, agent_kwargs_from, command_line, env_kwargs_from, json_object, make_agent, make_env,
+)
 from memr2.protocols import PROTOCOLS, Protocol, apply_protocol, check_data, get_protocol
 from memr2.results import (
     EpisodeSummary,
@@ -169,7 +170,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
         wall_time_s=time.perf_counter() - start,
         version=__version__,
         commit=git_commit(),
-        command=shlex.join(["memr2", *getattr(args, "argv", ())]) if getattr(args, "argv", None) else None,
+        command=command_line(args),
         protocol=protocol.name if protocol else None,
         versions=package_versions(),
         privileged=is_privileged(args.agent, env_kwargs),

@@ -26,17 +26,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def defaults(**overrides: str) -> argparse.Namespace:
-    """This command's arguments at their defaults (``overrides`` win), for callers such as ``memr2 study``."""
-    parser = argparse.ArgumentParser()
-    subparsers = parser.add_subparsers()
-    register(subparsers)
-    args = parser.parse_args(["leaderboard"])
-    for key, value in overrides.items():
-        setattr(args, key, value)
-    return args
-
-
 def write_study_report(config: str, out_dir: Path, readme: str) -> None:
     """The study's report (markdown and figures, from its result files) into ``out_dir``/study.md, and its
     headline into the README's study section."""

@@ -39,10 +39,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{state} {cell.name}: {shlex.join(command(study, cell)[1:])}")
         return 0
     failed = run_study(study, workers=args.workers, only=args.only, progress=not args.no_progress)
-    if not args.no_report:
-        from memr2.commands import leaderboard
+    if not args.no_report:  # the whole leaderboard, this study's report included, as `memr2 leaderboard` does
+        from memr2.cli import build_parser
 
-        leaderboard.run(leaderboard.defaults(study=args.config))
+        report = build_parser().parse_args(["leaderboard", "--study", args.config])
+        report.func(report)
     if failed:
         print(f"{failed} cell(s) failed; rerun the same command to retry them (finished cells are skipped)")
     return 1 if failed else 0

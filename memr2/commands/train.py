@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from memr2 import __version__
-from memr2.commands import json_object
+from memr2.commands import command_line, json_object
 from memr2.results import CurvePoint, Metrics, MemoryStats, RunResult, git_commit, slug, write_result
 
 FLAG_ALIASES = {"env_id": ["--env"]}  # short names users already type
@@ -155,8 +154,7 @@ def run(args: argparse.Namespace) -> int:
     # wall time over every process that ran this training (a resumed run counts its earlier part)
     wall = resumed_wall + (time.perf_counter() - start)
     result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test)
-    if getattr(args, "argv", None):
-        result.command = shlex.join(["memr2", *args.argv])
+    result.command = command_line(args)
     paths = [write_result(result, output_dir)]
     if args.results_dir:
         paths.append(write_result(result, args.results_dir))
