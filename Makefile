@@ -29,7 +29,7 @@ demo: install
 	$(BIN)/memr2 eval --protocol locomo-dev --agent store-all --output-dir $(DEMO) --run-name locomo-store-all --no-progress
 	$(BIN)/memr2 eval --protocol locomo-dev --agent mem0-like --output-dir $(DEMO) --run-name locomo-mem0-like --no-progress
 	$(BIN)/memr2 study --config configs/study-demo.yaml --no-report --no-progress
-	$(BIN)/memr2 leaderboard --results $(DEMO) --out $(DEMO)/leaderboard.md --readme '' --env-docs '' \
+	$(BIN)/memr2 leaderboard --results $(DEMO) --out $(DEMO)/leaderboard.md --readme '' \
 		--study configs/study-demo.yaml
 	sed -n '/locomo-dev/,$$p' $(DEMO)/leaderboard.md
 	sed -n '/Headline/,$$p' $(DEMO)/study.md

@@ -19,7 +19,6 @@ from memr2.results import RunResult, read_result
 from memr2.stats import format_ci
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-BASELINES_START, BASELINES_END = ".. baselines:start", ".. baselines:end"
 
 
 def load_results(results_dir: str | os.PathLike[str]) -> list[RunResult]:
@@ -284,18 +283,3 @@ def splice(text: str, fragment: str, start: str = START, end: str = END) -> str:
     body, tail = rest.split(end, 1)
     indent = body[len(body.rstrip(" ")) :]  # an indented end marker (inside a docstring) keeps its indentation
     return f"{head}{start}\n{fragment}\n{indent}{end}{tail}"
-
-
-def baselines_matrix(results: Sequence[RunResult], protocols: Sequence[str], indent: str = "    ") -> str:
-    """Score of each eval agent under each protocol (one column per protocol, e.g. one per horizon), as a
-    plain-text table for a docstring; privileged agents are marked."""
-    runs = [r for r in results if r.kind == "eval" and r.protocol in protocols]
-    cell = {(_agent_label(r), r.protocol): r for r in runs}
-    best = {label: max(r.metrics.score for r in runs if _agent_label(r) == label) for label in {_agent_label(r) for r in runs}}
-    agents = sorted(best, key=lambda label: (-best[label], label))  # ties by name: set order varies per process
-    lines = [f"{'agent':32s}" + "".join(f"{name:>18s}" for name in protocols)]
-    for agent in agents:
-        privileged = any(is_privileged(r) for r in runs if _agent_label(r) == agent)
-        scores = [_fmt(cell[(agent, name)].metrics.score) if (agent, name) in cell else "-" for name in protocols]
-        lines.append(f"{agent + (' (privileged)' if privileged else ''):32s}" + "".join(f"{x:>18s}" for x in scores))
-    return "\n".join(indent + line for line in lines)

@@ -78,7 +78,7 @@ PROTOCOLS = {
         *(
             Protocol(
                 name=f"synthetic-v1-{sessions}",
-                description=f"Synthetic-v1 baselines at {sessions} sessions, held-out seeds (the env's docstring table).",
+                description=f"Synthetic-v1 baselines at {sessions} sessions, held-out seeds.",
                 env_id="MemoryR2/Synthetic-v1",
                 env_kwargs={"max_sessions": sessions},
                 scorer="rule",

@@ -55,7 +55,7 @@ def test_cli_writes_tables_plot_and_readme_section(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{START}\nstale\n{END}\noutro\n")
     out = tmp_path / "board" / "README.md"
-    assert main(["leaderboard", "--results", str(results), "--out", str(out), "--readme", str(readme), "--env-docs", "", "--study", ""]) == 0
+    assert main(["leaderboard", "--results", str(results), "--out", str(out), "--readme", str(readme), "--study", ""]) == 0
     text = readme.read_text()
     assert "stale" not in text and "| grpo |" in text and text.startswith("intro") and text.endswith("outro\n")
     assert (out.parent / "curves.png").stat().st_size > 1000
@@ -129,25 +129,25 @@ def test_judged_runs_get_a_j_table_with_model_rubric_and_hash(tmp_path):
     assert "LLM judge (J)" in markdown and "| store-all | judge-m" not in markdown
 
 
-def test_baselines_matrix_orders_tied_agents_by_name_in_every_process():
-    """Tied agents were ordered by set iteration order, which string hashing randomises per process."""
-    import os
-    import subprocess
-    import sys
+def test_a_result_file_never_writes_into_source_code(tmp_path, monkeypatch):
+    """Issue 19 (critical): `memr2 leaderboard` spliced display_name into memenv/envs/synthetic.py's docstring, so a
+    contributed result named ``evil\"\"\"; <code>; \"\"\"`` ran its code at the next ``import memenv.envs.synthetic``.
+    Run with its default options from a checkout-like folder, it must leave every ``.py`` file as it was."""
+    import shutil
     from pathlib import Path
 
-    script = (
-        "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "from test_leaderboard import _result\n"
-        "from memr2.leaderboard import baselines_matrix\n"
-        "runs = [_result(a, 1.0, protocol='p') for a in ('restricted-oracle', 'oracle', 'b', 'a')]\n"
-        "print(baselines_matrix(runs, ['p']))\n"
-    )
-    outputs = set()
-    for hash_seed in range(6):
-        env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
-        done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], env=env,
-                              capture_output=True, text=True, check=True)
-        outputs.add(done.stdout)
-    (table,) = outputs
-    assert [line.split()[0] for line in table.splitlines()[1:]] == ["a", "b", "oracle", "restricted-oracle"]
+    import memenv.envs.synthetic
+
+    evil = 'evil"""; __import__("os").system("touch PWNED"); """'
+    monkeypatch.chdir(tmp_path)
+    source = Path("memenv/envs/synthetic.py")
+    source.parent.mkdir(parents=True)
+    shutil.copy(memenv.envs.synthetic.__file__, source)
+    before = source.read_bytes()
+    for protocol in ("synthetic-v1-8", "synthetic-v1-16", "synthetic-v1-32"):
+        result = _result("store-all", 0.5, protocol=protocol, display_name=evil)
+        write_result(result.model_copy(update={"run_name": f"evil-{protocol}"}), "leaderboards/results")
+    Path("README.md").write_text(f"{START}\n{END}\n")
+    assert main(["leaderboard", "--study", ""]) == 0
+    assert source.read_bytes() == before
+    assert not any(evil in path.read_text() for path in tmp_path.rglob("*.py"))

@@ -189,18 +189,10 @@ class SyntheticV1Env(SyntheticEnv):
     As :class:`SyntheticEnv`.
 
     ## Baselines
-    ``memr2 eval --env MemoryR2/Synthetic-v1 --agent A --max-sessions N --episodes 5 --seed 100000``; the table
-    below is generated from ``leaderboards/results`` by ``memr2 leaderboard`` († = privileged; restricted-oracle is
-    the FeaturePolicy's own action set played from gold):
-
-    .. baselines:start
-    agent                               synthetic-v1-8   synthetic-v1-16   synthetic-v1-32
-    oracle (privileged)                          1.000             1.000             1.000
-    restricted-oracle (privileged)               1.000             0.991             0.834
-    store-all                                    0.212             0.229             0.227
-    mem0-like                                    0.212             0.197             0.220
-    no-memory                                    0.000             0.000             0.000
-    .. baselines:end
+    ``memr2 eval --protocol synthetic-v1-N --agent A`` (N = 8, 16, 32); the scores are in the protocol tables of
+    ``leaderboards/README.md``, generated from ``leaderboards/results`` by ``memr2 leaderboard``. (They are not
+    copied into this docstring: generated text never goes into source code, where a result file's name could
+    become code.)
 
     >>> import gymnasium as gym, memenv
     >>> env = gym.make("MemoryR2/Synthetic-v1")

@@ -16,10 +16,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--results", default="leaderboards/results", help="folder of result JSON files")
     parser.add_argument("--out", default="leaderboards/README.md", help="markdown file to write")
     parser.add_argument("--readme", default="README.md", help="README whose results section is replaced ('' to skip)")
-    parser.add_argument(
-        "--env-docs", default="memenv/envs/synthetic.py",
-        help="source file whose Synthetic-v1 docstring gets the baselines table ('' to skip)",
-    )
     parser.add_argument("--study", default="configs/study-synthetic-v1.yaml",
                         help="study config whose report (leaderboards/study.md, figures, README section) is regenerated "
                         "from its results folder ('' to skip)")
@@ -53,7 +49,7 @@ def write_study_report(config: str, out_dir: Path, readme: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from memr2.leaderboard import BASELINES_END, BASELINES_START, baselines_matrix, load_results, plot_curves, render_markdown, splice
+    from memr2.leaderboard import load_results, plot_curves, render_markdown, splice
 
     results_dir = Path(args.results)
     if not results_dir.is_dir():
@@ -74,11 +70,6 @@ def run(args: argparse.Namespace) -> int:
         relative = f"{out.parent.as_posix()}/{plot.name}" if plot else None
         readme.write_text(splice(readme.read_text(encoding="utf-8"), render_markdown(results, relative)), encoding="utf-8")
         print(f"updated the results section of {readme}")
-    if args.env_docs:
-        source = Path(args.env_docs)
-        table = baselines_matrix(results, ["synthetic-v1-8", "synthetic-v1-16", "synthetic-v1-32"])
-        source.write_text(splice(source.read_text(encoding="utf-8"), table, BASELINES_START, BASELINES_END), encoding="utf-8")
-        print(f"updated the Synthetic-v1 baselines in {source}")
     if args.study:
         write_study_report(args.study, out.parent, args.readme)
     return 0
