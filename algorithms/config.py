@@ -147,10 +147,10 @@ class TrainerConfig:
         "Build training envs with privileged=True where supported (Synthetic) so the trainer can log the UPDATE "
         "target hit rate against gold; the policy never reads gold. Validation and test envs stay unprivileged.",
     )
-    torch_threads: int | None = _f(
-        None,
-        "torch intra-op threads (None: 1 for the feature policy, whose tiny tensors thrash on more threads; "
-        "torch's default for llm).",
+    torch_threads: int = _f(
+        1,
+        "Compute threads per process (torch, BLAS, OpenMP). Fixed by the config, never by the environment the run "
+        "starts in, and recorded in the result: float reductions, and so a whole training run, can change with it.",
     )
 
     def __post_init__(self) -> None:
@@ -191,6 +191,10 @@ class TrainerConfig:
         )
         check(self.policy != "llm" or bool(self.model), "policy='llm' needs model= ('tiny', 'smollm2', or an id)")
         check("max_sessions" not in self.env_kwargs, "set horizons with curriculum=, not env_kwargs.max_sessions")
+        check("compression_coef" not in self.env_kwargs,
+              "set compression_coef= (the trainer passes it to every env), not env_kwargs.compression_coef")
+        check(isinstance(self.torch_threads, int) and self.torch_threads >= 1,
+              f"torch_threads={self.torch_threads!r}: give a whole number of threads >= 1")
         if self.epsilon_high is None:
             self.epsilon_high = self.epsilon
 
@@ -205,6 +209,8 @@ class TrainerConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainerConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        if data.get("torch_threads", 1) is None:  # saved when None meant "1 for the feature policy"
+            data = {**data, "torch_threads": 1}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown TrainerConfig field(s) {unknown}; known fields: {sorted(known)}")

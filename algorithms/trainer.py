@@ -51,9 +51,7 @@ class Trainer:
         progress: bool = False,
     ) -> None:
         self.config = config
-        threads = config.torch_threads or (1 if config.policy == "feature" else None)
-        if threads:
-            torch.set_num_threads(threads)
+        torch.set_num_threads(config.torch_threads)  # `memr2 train` also limits BLAS pools (memr2.runtime)
         cpu = config.policy == "feature" or not torch.cuda.is_available()
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=cpu, kwargs_handlers=[ddp])

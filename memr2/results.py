@@ -11,7 +11,6 @@ import itertools
 import os
 import platform
 import re
-import subprocess
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -120,9 +119,12 @@ class RunResult(BaseModel):
     wall_time_s: float = Field(ge=0)
     version: str
     commit: str | None = None
+    dirty: bool | None = Field(None, description="tracked files differed from `commit` when it ran (None: unknown)")
     command: str | None = Field(None, description="the exact command line that produced this file")
     protocol: str | None = Field(None, description="the named protocol it ran (memr2.protocols), or None")
     versions: dict[str, str] = Field(default_factory=dict, description="versions of the packages that matter")
+    torch_threads: int | None = Field(None, ge=1, description="compute threads per process (None: not recorded)")
+    platform: dict[str, str] = Field(default_factory=dict, description="OS, CPU model and kernel level it ran on")
     privileged: bool = Field(False, description="the agent could read gold actions or gold observations")
     display_name: str | None = Field(None, description="the agent's name on the leaderboard (default: agent)")
     episodes: list[EpisodeSummary] = Field(default_factory=list)
@@ -137,19 +139,6 @@ class RunResult(BaseModel):
     curve: list[CurvePoint] = Field(default_factory=list)
     test_seeds: list[int] = Field(default_factory=list, description="seeds never used to choose a checkpoint")
     test_metrics: Metrics | None = Field(None, description="the final policy on test_seeds (train runs)")
-
-
-def git_commit(path: str | os.PathLike[str] | None = None) -> str | None:
-    """The checked-out commit of the repository holding ``path`` (default: this package), or None."""
-    where = Path(path) if path else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
 VERSIONED_PACKAGES = ("memory-r2", "gymnasium", "pettingzoo", "pydantic", "numpy", "torch", "transformers", "vllm")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -149,11 +150,14 @@ def is_done(study: StudyConfig, cell: Cell) -> bool:
 
 
 def command(study: StudyConfig, cell: Cell) -> list[str]:
-    """The subprocess command of a cell; a training cell with a checkpoint resumes from it."""
+    """The subprocess command of a cell: a training cell with a checkpoint resumes from it, and one killed before
+    its first checkpoint starts again (``--overwrite``: its partial metrics must not mix with the new run's)."""
     argv = list(cell.argv)
     run_dir = Path(study.runs_dir) / cell.name
     if cell.kind == "train" and (run_dir / "checkpoints" / "last").is_dir():
         argv += ["--resume", str(run_dir)]
+    elif cell.kind == "train" and run_dir.is_dir():
+        argv += ["--overwrite"]
     return [sys.executable, "-m", "memr2", *argv]
 
 
@@ -162,10 +166,9 @@ def run_cell(study: StudyConfig, cell: Cell) -> tuple[Cell, int, float, Path]:
     seconds, log path)."""
     log = Path(study.runs_dir) / f"{cell.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    start = time.perf_counter()
+    start = time.perf_counter()  # threads: each cell fixes its own (TrainerConfig.torch_threads, --torch-threads)
     with open(log, "a", encoding="utf-8") as handle:
-        status = subprocess.run(command(study, cell), stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
+        status = subprocess.run(command(study, cell), stdout=handle, stderr=subprocess.STDOUT).returncode
     return cell, status, time.perf_counter() - start, log
 
 
@@ -200,3 +203,31 @@ def run_study(study: StudyConfig, *, workers: int, only: str | None = None, prog
                    "workers": workers, "cpus": os.cpu_count(), "cells_run": len(todo), "failed": failed})
     write_text_atomic(timing_path, json.dumps(timing, indent=2) + "\n")
     return len(failed)
+
+
+def verify_cells(study: StudyConfig, count: int, only: str | None = None, rel_tol: float = 0.0) -> dict[str, list[str]]:
+    """Rerun the first ``count`` finished training cells (plan order; ``only``: names containing it) into
+    ``<runs_dir>/verify/`` and return each cell's drift from its committed result (:func:`memr2.reproduce.drift`; an empty
+    list: reproduced). A cell is rerun from the study's plan, not from the command its file records (a result
+    file is untrusted input and runs nothing); a recorded command that differs from the plan is drift too."""
+    from memr2.reproduce import drift, rerun_argv
+
+    cells = [c for c in plan(study) if c.kind == "train" and is_done(study, c) and (only is None or only in c.name)]
+    scratch = Path(study.runs_dir) / "verify"
+    report = {}
+    for cell in cells[:count]:
+        old = read_result(Path(study.results_dir) / f"{cell.name}.json")
+        planned = rerun_argv(shlex.join(["memr2", *cell.argv]), Path(scratch) / cell.name)
+        recorded = rerun_argv(old.command, Path(scratch) / cell.name) if old.command else None
+        problems = [] if recorded == planned else [f"recorded command {old.command!r} is not the plan's"]
+        log = Path(scratch) / f"{cell.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w", encoding="utf-8") as handle:
+            status = subprocess.run([sys.executable, "-m", "memr2", *planned, "--overwrite"], stdout=handle,
+                                    stderr=subprocess.STDOUT).returncode
+        if status != 0:
+            report[cell.name] = problems + [f"the rerun failed (exit {status}): see {log}"]
+            continue
+        new = read_result(Path(scratch) / cell.name / "rerun.json")
+        report[cell.name] = problems + drift(old, new, rel_tol=rel_tol)
+    return report

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from memr2.cli import main
+from memr2.results import write_result
 from memr2.study import StudyConfig, plan
 from memr2.study_report import load_study, render_study, steps_to_reach
 
@@ -47,7 +48,7 @@ def test_bad_study_configs_are_clear_errors(tmp_path):
 def test_study_runs_skips_finished_cells_resumes_and_reports(tmp_path, capsys):
     path = write_study(tmp_path)
     study = StudyConfig.from_file(path)
-    assert main(["study", "--config", str(path), "--workers", "2", "--no-progress", "--no-report"]) == 0
+    assert main(["study", "--config", str(path), "--workers", "2", "--no-progress", "--no-report", "--allow-dirty"]) == 0
     results = load_study(study)
     assert set(results) == {c.name for c in plan(study)}
     for name, result in results.items():
@@ -61,12 +62,39 @@ def test_study_runs_skips_finished_cells_resumes_and_reports(tmp_path, capsys):
     assert main(["study", "--config", str(path), "--dry-run"]) == 0
     todo = [line for line in capsys.readouterr().out.splitlines() if line.startswith("todo")]
     assert len(todo) == 1 and victim in todo[0] and "--resume" in todo[0]
-    assert main(["study", "--config", str(path), "--workers", "1", "--no-progress", "--no-report"]) == 0
+    assert main(["study", "--config", str(path), "--workers", "1", "--no-progress", "--no-report", "--allow-dirty"]) == 0
     timing = json.loads((Path(study.results_dir) / "timing.json").read_text())
     assert [t["cells_run"] for t in timing] == [len(results), 1]
     report = render_study(study, load_study(study))
     assert "| `logo-sum` at 2 | `grpo` at 2 | 2 |" in report and "| `logo` at 1 -> 2 | `logo` at 2 |" not in report
     assert "40 environment steps" in report and "2 invocation(s)" in report
+    # --verify reruns finished cells from the plan and compares every field but timing and provenance
+    capsys.readouterr()
+    assert main(["study", "--config", str(path), "--verify", "2", "--only", "__h2__"]) == 0
+    out = capsys.readouterr().out
+    assert "2 cell(s) rerun, 2 reproduced, 0 drifted" in out and out.count("reproduced tiny__h2__") == 2
+    forged = load_study(study)[victim]
+    forged.test_metrics.score += 0.25
+    write_result(forged, study.results_dir)
+    assert main(["study", "--config", str(path), "--verify", "1", "--only", victim]) == 1
+    assert f"DRIFT {victim}" in capsys.readouterr().out
+
+
+def test_a_study_refuses_uncommitted_code_and_restarts_a_cell_killed_before_its_first_checkpoint(tmp_path, monkeypatch):
+    import memr2.runtime
+    from memr2.cli import build_parser
+    from memr2.commands.study import run
+    from memr2.study import command
+
+    path = write_study(tmp_path)
+    study = StudyConfig.from_file(path)
+    monkeypatch.setattr(memr2.runtime, "git_state", lambda: ("a" * 40, True))
+    with pytest.raises(ValueError, match="differ from commit"):
+        run(build_parser().parse_args(["study", "--config", str(path), "--no-progress"]))
+    cell = next(c for c in plan(study) if c.kind == "train")
+    assert "--overwrite" not in command(study, cell) and "--resume" not in command(study, cell)
+    (Path(study.runs_dir) / cell.name).mkdir(parents=True)  # killed before its first checkpoint
+    assert "--overwrite" in command(study, cell)
 
 
 def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path):

@@ -24,6 +24,13 @@ def command_line(args: argparse.Namespace) -> str | None:
     return shlex.join(["memr2", *argv]) if argv else None
 
 
+def add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    """``--torch-threads N`` (default 1): the compute threads of the command's process (recorded in results)."""
+    parser.add_argument("--torch-threads", type=int, default=1, metavar="N",
+                        help="compute threads per process: torch, BLAS and OpenMP (default: %(default)s; recorded in "
+                        "the result, since results can depend on it)")
+
+
 def json_object(text: str | None, flag: str) -> dict[str, Any]:
     """Parse a flag's JSON-object value (None: not given, ``{}``), with an error that names the flag."""
     if text is None:

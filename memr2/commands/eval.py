@@ -15,7 +15,8 @@ from typing import IO, Any
 
 from memr2 import __version__
 from memr2.commands import (
-    add_env_agent_flags, agent_kwargs_from, command_line, env_kwargs_from, json_object, make_agent, make_env,
+    add_env_agent_flags, add_threads_flag, agent_kwargs_from, command_line, env_kwargs_from, json_object, make_agent,
+    make_env,
 )
 from memr2.protocols import PROTOCOLS, Protocol, apply_protocol, check_data, get_protocol
 from memr2.results import (
@@ -23,13 +24,12 @@ from memr2.results import (
     MemoryStats,
     Metrics,
     RunResult,
-    git_commit,
     is_privileged,
-    package_versions,
     write_result,
 )
 from memr2.endpoints import add_endpoint_options, endpoint_agent_kwargs, endpoint_env_kwargs, print_plan, usage_by_role
 from memr2.judge_report import judge_block, print_judge
+from memr2.runtime import limit_threads, provenance
 
 DEFAULT_ENV = "MemoryR2/LoCoMo-v0"
 
@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--save-trajectories", default=None, metavar="FILE.jsonl",
                         help="write every step (role, view, raw and parsed action, error, reward) as JSON lines")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_threads_flag(parser)
     add_endpoint_options(parser)
     parser.set_defaults(func=run)
 
@@ -169,10 +170,8 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
         invalid_actions=sum(e.invalid_actions for e in episodes),
         wall_time_s=time.perf_counter() - start,
         version=__version__,
-        commit=git_commit(),
-        command=command_line(args),
+        **provenance(command_line(args), args.torch_threads),
         protocol=protocol.name if protocol else None,
-        versions=package_versions(),
         privileged=is_privileged(args.agent, env_kwargs),
         display_name=args.display_name,
         episodes=episodes,
@@ -208,6 +207,7 @@ def print_table(result: RunResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    limit_threads(args.torch_threads)
     if args.save_trajectories:
         Path(args.save_trajectories).parent.mkdir(parents=True, exist_ok=True)
         with open(args.save_trajectories, "w", encoding="utf-8") as trajectories:

@@ -21,6 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the cells and their commands, run nothing")
     parser.add_argument("--no-report", action="store_true", help="do not regenerate the leaderboard afterwards")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--verify", type=int, default=None, metavar="N",
+                        help="rerun the first N finished training cells (with --only: those matching) into a scratch "
+                        "folder and report any drift from their result files; runs nothing else")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="run training cells although tracked files have uncommitted changes (their results "
+                        "record dirty: true and cannot be reproduced from their commit)")
     parser.set_defaults(func=run)
 
 
@@ -38,6 +44,14 @@ def run(args: argparse.Namespace) -> int:
                 state = "done" if is_done(study, cell) else "todo"
                 print(f"{state} {cell.name}: {shlex.join(command(study, cell)[1:])}")
         return 0
+    if args.verify is not None:
+        return verify(study, args)
+    from memr2.runtime import git_state
+
+    commit, dirty = git_state()
+    if dirty and not args.allow_dirty:
+        raise ValueError(f"tracked files differ from commit {commit[:7]}: a study's results must come from committed "
+                         "code (commit, or pass --allow-dirty for results marked dirty)")
     failed = run_study(study, workers=args.workers, only=args.only, progress=not args.no_progress)
     if not args.no_report:  # the whole leaderboard, this study's report included, as `memr2 leaderboard` does
         from memr2.cli import build_parser
@@ -47,3 +61,22 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} cell(s) failed; rerun the same command to retry them (finished cells are skipped)")
     return 1 if failed else 0
+
+
+def verify(study, args: argparse.Namespace) -> int:
+    """``--verify N``: rerun N finished cells and print, per cell, "reproduced" or each field that drifted."""
+    from memr2.study import verify_cells
+
+    if args.verify < 1:
+        raise ValueError(f"--verify {args.verify}: give at least 1 cell")
+    report = verify_cells(study, args.verify, only=args.only)
+    for name, problems in report.items():
+        print(f"{'reproduced' if not problems else 'DRIFT'} {name}")
+        for line in problems[:20]:
+            print(f"    {line}")
+        if len(problems) > 20:
+            print(f"    ... and {len(problems) - 20} more differences")
+    drifted = sum(bool(p) for p in report.values())
+    print(f"{len(report)} cell(s) rerun, {len(report) - drifted} reproduced, {drifted} drifted"
+          + ("" if report else " (no finished training cell matched)"))
+    return 1 if drifted or not report else 0

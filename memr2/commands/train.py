@@ -22,7 +22,9 @@ from typing import Any
 
 from memr2 import __version__
 from memr2.commands import command_line, json_object
-from memr2.results import CurvePoint, Metrics, MemoryStats, RunResult, git_commit, slug, write_result
+from memr2.results import CurvePoint, Metrics, MemoryStats, RunResult, slug, write_result
+from memr2.run_dir import claim_run_dir
+from memr2.runtime import limit_threads, provenance
 
 FLAG_ALIASES = {"env_id": ["--env"]}  # short names users already type
 
@@ -67,6 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", help="YAML / TOML / JSON file of TrainerConfig fields")
     parser.add_argument("--resume", help="continue the run in this output directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in --output-dir (default: refuse a directory holding a run)")
     parser.add_argument("--output-dir", help="run directory (default: runs/{env}__{estimator}__{seed}__{time})")
     parser.add_argument("--results-dir", help="also write the result JSON here (e.g. leaderboards/results)")
     parser.add_argument("--run-name", default="", help="result file stem (default: the run directory's name)")
@@ -93,7 +97,8 @@ def resolve_config(args: argparse.Namespace) -> Any:
 
 
 def build_result(
-    config: Any, trainer: Any, final: dict[str, Any], wall_time_s: float, run_name: str, test: dict[str, Any] | None = None
+    config: Any, trainer: Any, final: dict[str, Any], wall_time_s: float, run_name: str, test: dict[str, Any] | None = None,
+    command: str | None = None,
 ) -> RunResult:
     """The result JSON of a training run (final = validation of the final policy, test = it on the test seeds);
     ``train.diagnostics`` holds the first and last iterations' group-variance, UPDATE-hit and entropy means."""
@@ -115,7 +120,7 @@ def build_result(
         invalid_actions=final["invalid_actions"],
         wall_time_s=wall_time_s,
         version=__version__,
-        commit=git_commit(),
+        **provenance(command, config.torch_threads),
         estimator=config.estimator,
         config=config.to_dict(),
         initial_metrics=Metrics.model_validate(initial),
@@ -131,10 +136,11 @@ def build_result(
 
 
 def run(args: argparse.Namespace) -> int:
-    from algorithms.trainer import Trainer
+    import os
 
     start = time.perf_counter()
     config = resolve_config(args)
+    limit_threads(config.torch_threads)
     if args.resume:
         output_dir = Path(args.resume)
     elif args.output_dir:
@@ -142,6 +148,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
         output_dir = Path("runs") / f"{slug(config.env_id)}__{config.estimator}__{config.seed}__{stamp}"
+    if int(os.environ.get("RANK", "0")) != 0:  # DDP: rank 0 holds the directory; the others only train
+        return train(args, config, output_dir, start)
+    with claim_run_dir(output_dir, resume=bool(args.resume), overwrite=args.overwrite):
+        return train(args, config, output_dir, start)
+
+
+def train(args: argparse.Namespace, config: Any, output_dir: Path, start: float) -> int:
+    """Train into ``output_dir`` (already claimed) and write the result (main process)."""
+    from algorithms.trainer import Trainer
+
     trainer = Trainer(config, output_dir, progress=not args.no_progress)
     resumed_wall = 0.0
     if args.resume:
@@ -153,8 +169,7 @@ def run(args: argparse.Namespace) -> int:
     test = trainer.test()
     # wall time over every process that ran this training (a resumed run counts its earlier part)
     wall = resumed_wall + (time.perf_counter() - start)
-    result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test)
-    result.command = command_line(args)
+    result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test, command_line(args))
     paths = [write_result(result, output_dir)]
     if args.results_dir:
         paths.append(write_result(result, args.results_dir))

@@ -1,0 +1,75 @@
+"""Rerun a result from its recorded command and report where the new result drifts from the old one.
+
+A result file records the exact ``memr2`` command that made it (:mod:`memr2.runtime`). :func:`rerun_argv` turns
+that command into one that writes into a scratch folder instead of the original run directory, and
+:func:`drift` compares two results field by field, leaving out what legitimately differs between two runs of the
+same computation: timing, the time stamp, the run's own paths and name, and the machine description. ``memr2
+study --verify N`` and the reproduction test use both.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from pathlib import Path
+from typing import Any
+
+from memr2.results import RunResult
+
+#: Top-level fields that differ between two runs of one computation (when, how long, where, on what).
+RUN_FIELDS = ("created_at", "wall_time_s", "run_name", "command", "commit", "dirty", "versions", "platform")
+#: Flags about the original run's files (name -> number of values), replaced or dropped in a rerun.
+RUN_FILE_FLAGS = {"--output-dir": 1, "--results-dir": 1, "--resume": 1, "--save-trajectories": 1, "--run-name": 1,
+                  "--overwrite": 0}
+RERUNNABLE = ("train", "eval")
+
+
+def rerun_argv(command: str, output_dir: str | Path) -> list[str]:
+    """The ``memr2`` arguments that redo ``command`` into ``output_dir`` (run name ``rerun``).
+
+    A resumed run is redone from the start: ``--resume DIR`` only loaded the config the same flags make.
+
+    >>> rerun_argv("memr2 train --config c.yaml --seed 3 --output-dir runs/x --results-dir=r --resume runs/x", "/tmp/o")
+    ['train', '--config', 'c.yaml', '--seed', '3', '--output-dir', '/tmp/o', '--run-name', 'rerun']
+    """
+    words = shlex.split(command)
+    if len(words) < 2 or words[0] != "memr2" or words[1] not in RERUNNABLE:
+        raise ValueError(f"not a rerunnable memr2 command (memr2 {' | '.join(RERUNNABLE)} ...): {command!r}")
+    kept, skip = [], 0
+    for word in words[1:]:
+        if skip:
+            skip -= 1
+            continue
+        flag = word.split("=", 1)[0]
+        if flag in RUN_FILE_FLAGS:
+            skip = 0 if "=" in word else RUN_FILE_FLAGS[flag]
+            continue
+        kept.append(word)
+    return [*kept, "--output-dir", str(output_dir), "--run-name", "rerun"]
+
+
+def _differences(old: Any, new: Any, where: str, rel_tol: float) -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            if key not in old or key not in new:
+                out.append(f"{where}.{key}: only in the {'new' if key in new else 'old'} result")
+            else:
+                out += _differences(old[key], new[key], f"{where}.{key}", rel_tol)
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return [f"{where}: {len(old)} items, now {len(new)}"]
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in _differences(a, b, f"{where}[{i}]", rel_tol)]
+    if isinstance(old, float) and isinstance(new, (int, float)) and not isinstance(new, bool):
+        same = math.isclose(old, new, rel_tol=rel_tol, abs_tol=rel_tol) if rel_tol else old == new
+        return [] if same else [f"{where}: {old!r} -> {new!r}"]
+    return [] if old == new else [f"{where}: {old!r} -> {new!r}"]
+
+
+def drift(old: RunResult, new: RunResult, *, rel_tol: float = 0.0) -> list[str]:
+    """Every difference between two results of one computation, as ``path: old -> new`` lines (empty: the
+    rerun reproduced it). :data:`RUN_FIELDS` are left out. ``rel_tol`` > 0 lets floats differ by that much."""
+    exclude = set(RUN_FIELDS)
+    return _differences(old.model_dump(mode="json", exclude=exclude), new.model_dump(mode="json", exclude=exclude),
+                        "result", rel_tol)

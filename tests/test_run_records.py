@@ -1,0 +1,101 @@
+"""What makes a run reproducible and its directory trustworthy: provenance in every result, the thread count fixed
+by the config, one run per run directory, one writer at a time, and a rerun compared field by field."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from algorithms.config import TrainerConfig
+from memr2.cli import main
+from memr2.reproduce import drift, rerun_argv
+from memr2.results import read_result
+from memr2.run_dir import LOCK_NAME, claim_run_dir
+
+TRAIN = ["train", "--env", "MemoryR2/Synthetic-v1", "--curriculum", "2", "--iterations", "1", "--eval-every", "1",
+         "--num-generations", "2", "--conversations-per-iteration", "1", "--eval-seeds", "100000", "--test-seeds",
+         "200000", "--estimator", "grpo", "--no-progress"]
+
+
+def test_an_eval_result_records_command_threads_versions_platform_and_commit(tmp_path):
+    argv = ["eval", "--env", "MemoryR2/Synthetic-v1", "--agent", "store-all", "--max-sessions", "2", "--episodes", "1",
+            "--output-dir", str(tmp_path), "--run-name", "r", "--no-progress", "--torch-threads", "2"]
+    assert main(argv) == 0
+    result = read_result(tmp_path / "r.json")
+    assert result.command == "memr2 " + " ".join(argv) and result.torch_threads == 2
+    assert {"python", "numpy", "pydantic"} <= set(result.versions) and result.platform["cpus"] == str(os.cpu_count())
+    assert result.commit is None or len(result.commit) == 40
+    assert result.dirty in (None, True, False)
+
+
+def test_the_config_fixes_the_thread_count_not_the_environment(tmp_path):
+    """`memr2 study` used to set OMP_NUM_THREADS=1 for its cells while `memr2 train` left torch's default: the same
+    cell ran with different thread counts. Now every process takes the config's count (default 1)."""
+    assert TrainerConfig().torch_threads == 1
+    assert TrainerConfig.from_dict({"torch_threads": None}).torch_threads == 1  # config.json files of older runs
+    with pytest.raises(ValueError, match="torch_threads"):
+        TrainerConfig(torch_threads=0)
+    script = ("import torch, os; from memr2.runtime import limit_threads; limit_threads(1); "
+              "print(torch.get_num_threads(), os.environ['OMP_NUM_THREADS'])")
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["1", "1"]
+
+
+def test_env_kwargs_cannot_silently_lose_to_a_trainer_field():
+    """`--env-kwargs '{"compression_coef": 0.0}'` reached the env as the config's 0.3 (issue 21)."""
+    with pytest.raises(ValueError, match="compression_coef"):
+        TrainerConfig(env_kwargs={"compression_coef": 0.0})
+
+
+def test_train_refuses_a_directory_holding_a_run_and_overwrite_replaces_it(tmp_path, capsys):
+    """A second `memr2 train` into one directory appended to the first run's metrics.jsonl, and its result's
+    diagnostics were computed over both runs (issue 21)."""
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--output-dir", str(out)]) == 0
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert main([*TRAIN, "--output-dir", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (out / "metrics.jsonl").read_text().splitlines() == lines
+    assert main([*TRAIN, "--output-dir", str(out), "--overwrite", "--seed", "1"]) == 0
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == len(lines)  # replaced, not appended
+    assert json.loads((out / "config.json").read_text())["seed"] == 1
+    assert not (out / LOCK_NAME).exists()  # released at the end
+
+
+def test_one_writer_per_run_directory(tmp_path):
+    """An orphaned trainer and a rerun study wrote one run directory at once (issue 19)."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / LOCK_NAME).write_text(f"{sleeper.pid}\n")
+        with pytest.raises(ValueError, match=f"in use by process {sleeper.pid}"):
+            with claim_run_dir(tmp_path, resume=False, overwrite=True):
+                pass
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with claim_run_dir(tmp_path, resume=False, overwrite=False):  # its process is gone: a stale lock is taken over
+        assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
+    with pytest.raises(ValueError, match="give one"):
+        with claim_run_dir(tmp_path, resume=True, overwrite=True):
+            pass
+
+
+def test_a_rerun_from_the_recorded_command_reproduces_the_result(tmp_path):
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--output-dir", str(out), "--run-name", "first"]) == 0
+    first = read_result(out / "first.json")
+    again = tmp_path / "again"
+    assert main(rerun_argv(first.command, again)) == 0
+    rerun = read_result(again / "rerun.json")
+    assert drift(first, rerun) == []
+    changed = rerun.model_copy(update={"invalid_actions": rerun.invalid_actions + 1})
+    assert drift(first, changed) == [f"result.invalid_actions: {first.invalid_actions} -> {first.invalid_actions + 1}"]
+
+
+def test_rerun_argv_refuses_what_is_not_a_memr2_train_or_eval_command():
+    for command in ("rm -rf /", "memr2 leaderboard --out x", "python -m memr2 train"):
+        with pytest.raises(ValueError, match="not a rerunnable"):
+            rerun_argv(command, "/tmp/x")
