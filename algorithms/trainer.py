@@ -269,6 +269,7 @@ class Trainer:
                     ckpt.load_weights(best, self.policy.model)
                 self._new_optimizer()
         bar.close()
+        self.final_iterate = {k: v.detach().clone() for k, v in self.policy.model.state_dict().items()}
         if self.output_dir is not None:
             ckpt.load_weights(self._checkpoint_dir(curriculum.best_checkpoint_name(len(cfg.curriculum) - 1)), self.policy.model)
         final = self.validate(cfg.curriculum[-1])
@@ -282,3 +283,15 @@ class Trainer:
             return None
         return evaluate_policy(self.make_env(self.config.curriculum[-1]), self.config.test_seeds, self.policy,
                                self.eval_generator)
+
+    def test_final_iterate(self) -> dict[str, Any] | None:
+        """As :meth:`test`, for the weights of the last training iteration rather than the best validation
+        checkpoint (both are reported: the choice between them would otherwise hide a late collapse)."""
+        if not self.config.test_seeds or getattr(self, "final_iterate", None) is None:
+            return None
+        chosen = {k: v.detach().clone() for k, v in self.policy.model.state_dict().items()}
+        self.policy.model.load_state_dict(self.final_iterate)
+        try:
+            return self.test()
+        finally:
+            self.policy.model.load_state_dict(chosen)

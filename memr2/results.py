@@ -138,7 +138,8 @@ class RunResult(BaseModel):
     initial_metrics: Metrics | None = None
     curve: list[CurvePoint] = Field(default_factory=list)
     test_seeds: list[int] = Field(default_factory=list, description="seeds never used to choose a checkpoint")
-    test_metrics: Metrics | None = Field(None, description="the final policy on test_seeds (train runs)")
+    test_metrics: Metrics | None = Field(None, description="the chosen (best-on-validation) policy on test_seeds")
+    final_test_metrics: Metrics | None = Field(None, description="the last iteration's policy on test_seeds")
 
 
 VERSIONED_PACKAGES = ("memory-r2", "gymnasium", "pettingzoo", "pydantic", "numpy", "torch", "transformers", "vllm")

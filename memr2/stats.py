@@ -42,3 +42,90 @@ def format_ci(values: Sequence[float], digits: int = 3) -> str:
     if len(values) == 1:
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def sign_flip_p_value(differences: Sequence[float], *, resamples: int = 20_000, seed: int = 0) -> float:
+    """Two-sided p-value of "the mean paired difference is 0" by a sign-flip randomization test.
+
+    Under the null each difference is as likely to have the other sign, so the p-value is the share of sign
+    assignments whose mean is at least as far from 0 as the observed one. Exact (every assignment) for up to 16
+    differences, else ``resamples`` seeded random assignments (the observed one counts, so p > 0).
+
+    >>> sign_flip_p_value([1.0, 2.0, 3.0])  # only all-positive and all-negative reach |mean| = 2: 2 of 8
+    0.25
+    >>> sign_flip_p_value([0.0, 0.0])
+    1.0
+    """
+    data = np.asarray(differences, dtype=np.float64)
+    if data.size == 0:
+        raise ValueError("sign_flip_p_value needs at least one difference")
+    observed = abs(data.mean()) - 1e-12  # ties count as at least as extreme
+    if data.size <= 16:
+        signs = 1 - 2 * ((np.arange(2**data.size)[:, None] >> np.arange(data.size)) & 1)
+        return float(np.mean(np.abs((signs * data).mean(axis=1)) >= observed))
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(resamples, data.size))
+    extreme = np.sum(np.abs((signs * data).mean(axis=1)) >= observed)
+    return float((extreme + 1) / (resamples + 1))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm 1979), in the input order: the i-th smallest p times (m - i + 1),
+    made non-decreasing along that order and capped at 1. Rejecting where the adjusted p < alpha keeps the
+    family-wise error rate at alpha over all m comparisons.
+
+    >>> holm([0.01, 0.04, 0.03])  # sorted 0.01, 0.03, 0.04 -> 0.03, 0.06, 0.06 (kept monotone)
+    [0.03, 0.06, 0.06]
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = round(running, 12)
+    return adjusted
+
+
+def holm_levels(p_values: Sequence[float], alpha: float = 0.05) -> list[float]:
+    """The confidence level of each comparison's interval under Holm's procedure: the i-th smallest p-value is
+    tested at alpha / (m - i + 1), so its interval is drawn at 1 - alpha / (m - i + 1).
+
+    >>> [round(x, 4) for x in holm_levels([0.01, 0.04, 0.03])]
+    [0.9833, 0.95, 0.975]
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    levels = [0.0] * m
+    for rank, i in enumerate(order):
+        levels[i] = 1.0 - alpha / (m - rank)
+    return levels
+
+
+def _z(p: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(p)
+
+
+def seeds_needed(sd: float, effect: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Paired seeds needed to detect a mean difference ``effect`` whose per-seed differences have standard
+    deviation ``sd``, two-sided at ``alpha`` with ``power`` (normal approximation: n = ((z_{1-a/2} + z_power)
+    sd / effect)^2, rounded up). Pass alpha / m for m comparisons under Holm (its first, strictest step).
+
+    >>> seeds_needed(0.1, 0.05)  # (1.960 + 0.842)^2 * 4 = 31.4
+    32
+    """
+    if sd < 0 or effect <= 0:
+        raise ValueError("seeds_needed needs sd >= 0 and effect > 0")
+    return max(2, int(np.ceil(((_z(1 - alpha / 2) + _z(power)) * sd / effect) ** 2)))
+
+
+def minimal_detectable_effect(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest mean paired difference that ``n`` seeds detect with ``power`` at two-sided ``alpha``: the
+    inverse of :func:`seeds_needed`, (z_{1-a/2} + z_power) sd / sqrt(n).
+
+    >>> round(minimal_detectable_effect(0.1, 32), 4)
+    0.0495
+    """
+    if n < 1:
+        raise ValueError("minimal_detectable_effect needs n >= 1")
+    return float((_z(1 - alpha / 2) + _z(power)) * sd / np.sqrt(n))

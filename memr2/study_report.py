@@ -8,6 +8,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from memr2.leaderboard import plot_mean_curve, table_header, table_row, train_summary
 from memr2.results import RunResult, read_result
 from memr2.stats import bootstrap_ci, format_ci
@@ -41,6 +43,12 @@ def _diagnostic(runs: Sequence[RunResult], name: str, end: str) -> str:
     return "-" if not values else f"{sum(values) / len(values):.2f}"
 
 
+def _mean_of(values: Sequence[float | None], pattern: str) -> str:
+    """The mean of the values that are there (older result files lack newer fields), or "-"."""
+    present = [v for v in values if v is not None]
+    return pattern.format(sum(present) / len(present)) if present else "-"
+
+
 def headline_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
     """Test score, mean [95 % bootstrap CI] over training seeds, per estimator and horizon; references below."""
     lines = table_header(["estimator", *(f"{h} sessions: test score" for h in study.horizons), "seeds"])
@@ -60,8 +68,8 @@ def headline_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
 def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
     """One row per (horizon, estimator): budget, scores and returns with CIs, sample efficiency, diagnostics."""
     target_name = study.references[0] if study.references else None
-    lines = table_header(["horizon", "estimator", "seeds", "env steps", "iterations", "test score", "test return",
-                     "validation score", f"steps to {study.threshold:.0%} of {target_name}", "zero-std global (end)",
+    lines = table_header(["horizon", "estimator", "seeds", "env steps", "iterations", "optimizer updates",
+                     "test score", "final-iterate test score", "test return", "validation score", f"steps to {study.threshold:.0%} of {target_name}", "zero-std global (end)",
                      "zero-std local (end)", "UPDATE hit rate (start -> end)", "wall s / seed"])
     specs = [([h], e) for h in study.horizons for e in study.estimators]
     specs += [(c.curriculum, c.estimator) for c in study.curricula]
@@ -81,7 +89,9 @@ def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
             " -> ".join(map(str, curriculum)), f"`{estimator}`", str(len(runs)),
             str(round(sum(train_summary(r).get("env_steps", 0) for r in runs) / len(runs))),
             str(round(sum(train_summary(r).get("iterations", 0) for r in runs) / len(runs))),
+            _mean_of([train_summary(r).get("optimizer_updates") for r in runs], "{:.0f}"),
             f"**{format_ci([r.test_metrics.score for r in tested])}**" if tested else "-",
+            format_ci(finals) if (finals := [r.final_test_metrics.score for r in runs if r.final_test_metrics]) else "-",
             format_ci([train_summary(r)["test_return"] for r in tested if "test_return" in train_summary(r)]) if tested else "-",
             format_ci([r.metrics.score for r in runs]), reach,
             _diagnostic(runs, "zero_std_global", "end"), _diagnostic(runs, "zero_std_local", "end"), hits,
@@ -90,9 +100,19 @@ def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
     return "\n".join(lines)
 
 
-def paired_differences(study: StudyConfig, results: dict[str, RunResult], pairs: Sequence[tuple[Sequence[int], str, Sequence[int], str]]) -> str:
-    """Mean test-score difference a - b over training seeds run in both, with its 95 % bootstrap CI."""
-    lines = table_header(["a", "b", "seeds", "mean a - b [95% CI]", "a wins / ties / loses"])
+def paired_differences(study: StudyConfig, results: dict[str, RunResult], pairs: Sequence[tuple[Sequence[int], str, Sequence[int], str]],
+                       *, alpha: float = 0.05, effect: float = 0.05) -> str:
+    """Test-score differences a - b over the training seeds run in both, corrected for the number of comparisons.
+
+    Per pair: the mean and its 95 % bootstrap CI; a sign-flip p-value, Holm-adjusted over every pair of the table;
+    the bootstrap CI at the pair's Holm level (1 - alpha / (m - rank + 1)); and the power side: the standard
+    deviation of the per-seed differences, the minimal difference these seeds detect with 80 % power at Holm's
+    strictest level (alpha / m), and the seeds that would detect ``effect`` there.
+    """
+    from memr2.stats import holm, holm_levels, minimal_detectable_effect, seeds_needed, sign_flip_p_value
+
+    label = lambda c, e: f"`{e}` at {' -> '.join(map(str, c))}"  # noqa: E731
+    rows = []
     for curriculum_a, a, curriculum_b, b in pairs:
         diffs = []
         for seed in study.seeds:
@@ -100,13 +120,24 @@ def paired_differences(study: StudyConfig, results: dict[str, RunResult], pairs:
             rb = results.get(train_cell_name(study, curriculum_b, b, seed))
             if ra and rb and ra.test_metrics and rb.test_metrics:
                 diffs.append(ra.test_metrics.score - rb.test_metrics.score)
-        if not diffs:
-            continue
+        if diffs:
+            rows.append((label(curriculum_a, a), label(curriculum_b, b), diffs, sign_flip_p_value(diffs)))
+    header = ["a", "b", "seeds", "mean a - b [95% CI]", "Holm p", "CI at Holm level", "a wins / ties / loses",
+              "SD of a - b", f"detectable (80% power, alpha/{len(rows)})", f"seeds for {effect}"]
+    lines = table_header(header)
+    adjusted, levels = holm([r[3] for r in rows]), holm_levels([r[3] for r in rows], alpha)
+    strict = alpha / max(len(rows), 1)
+    for (a, b, diffs, _), p, level in zip(rows, adjusted, levels):
         mean, low, high = bootstrap_ci(diffs)
-        label = lambda c, e: f"`{e}` at {' -> '.join(map(str, c))}"  # noqa: E731
-        record = f"{sum(d > 0 for d in diffs)} / {sum(d == 0 for d in diffs)} / {sum(d < 0 for d in diffs)}"
-        lines.append(table_row([label(curriculum_a, a), label(curriculum_b, b), str(len(diffs)),
-                           f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]", record]))
+        _, holm_low, holm_high = bootstrap_ci(diffs, confidence=level)
+        sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
+        power = ([f"{sd:.3f}", f"{minimal_detectable_effect(sd, len(diffs), alpha=strict):.3f}",
+                  str(seeds_needed(sd, effect, alpha=strict))] if len(diffs) > 1 else ["-", "-", "-"])
+        lines.append(table_row([
+            a, b, str(len(diffs)), f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]",
+            f"**{p:.3f}**" if p < alpha else f"{p:.3f}", f"[{holm_low:+.3f}, {holm_high:+.3f}] ({level:.1%})",
+            f"{sum(d > 0 for d in diffs)} / {sum(d == 0 for d in diffs)} / {sum(d < 0 for d in diffs)}", *power,
+        ]))
     return "\n".join(lines)
 
 
@@ -148,7 +179,11 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
              "reference's validation score (over the seeds that reached it). Diagnostics are means over the first / "
              "last 5 iterations: the share of groups whose rewards all tie (they teach nothing) and the share of "
              "UPDATEs aimed at a memory about the fact's key.\n\n" + cell_table(study, results),
-             "#### Paired differences (same training seeds)\n\n" + paired_differences(study, results, _pairs(study))]
+             "#### Paired differences (same training seeds)\n\nBold Holm p: the difference is significant at 0.05 "
+             "after Holm's correction over every row of this table (sign-flip test over seeds). The power columns "
+             "say how small a difference these seeds could have found. With n seeds no sign-flip p is below 2 / 2^n "
+             "(0.0625 at 5 seeds), and a bootstrap CI over so few seeds is too narrow.\n\n"
+             + paired_differences(study, results, _pairs(study))]
     parts += [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n\n".join(parts)
 

@@ -99,3 +99,25 @@ def test_rerun_argv_refuses_what_is_not_a_memr2_train_or_eval_command():
     for command in ("rm -rf /", "memr2 leaderboard --out x", "python -m memr2 train"):
         with pytest.raises(ValueError, match="not a rerunnable"):
             rerun_argv(command, "/tmp/x")
+
+
+def test_the_last_iterations_policy_is_tested_beside_the_chosen_one(tmp_path):
+    """Issue 18: both the best-checkpoint and the final-iterate test scores are reported, and the optimizer steps."""
+    from algorithms import checkpoint as ckpt
+    from algorithms.trainer import Trainer
+
+    config = TrainerConfig(env_id="MemoryR2/Synthetic-v1", curriculum=[4], iterations=4, eval_every=1, num_generations=2,
+                           conversations_per_iteration=1, eval_seeds=[100000, 100001], test_seeds=[200000, 200001],
+                           estimator="grpo", learning_rate=0.3)
+    trainer = Trainer(config, tmp_path)
+    trainer.train()
+    chosen = trainer.test()
+    final = trainer.test_final_iterate()
+    assert chosen["score"] != final["score"]  # this run peaks on validation before its last iteration
+    assert trainer.test() == chosen  # testing the last iterate leaves the chosen weights in place
+    ckpt.load_weights(tmp_path / "checkpoints" / "last", trainer.policy.model)  # saved at the last iteration
+    assert trainer.test() == final
+    out = tmp_path / "cli"
+    assert main([*TRAIN, "--output-dir", str(out), "--run-name", "r", "--iterations", "2"]) == 0
+    result = read_result(out / "r.json")
+    assert result.final_test_metrics is not None and result.train["optimizer_updates"] == 2

@@ -98,14 +98,17 @@ def resolve_config(args: argparse.Namespace) -> Any:
 
 def build_result(
     config: Any, trainer: Any, final: dict[str, Any], wall_time_s: float, run_name: str, test: dict[str, Any] | None = None,
-    command: str | None = None,
+    command: str | None = None, final_test: dict[str, Any] | None = None,
 ) -> RunResult:
-    """The result JSON of a training run (final = validation of the final policy, test = it on the test seeds);
-    ``train.diagnostics`` holds the first and last iterations' group-variance, UPDATE-hit and entropy means."""
+    """The result JSON of a training run (final = validation of the chosen policy, test = it on the test seeds,
+    final_test = the last iteration's policy on them); ``train.diagnostics`` holds the first and last iterations'
+    group-variance, UPDATE-hit and entropy means, ``train.optimizer_updates`` the optimizer steps taken."""
     from algorithms.metrics import diagnostics_summary
 
     state = trainer.state
     initial = state.initial_metrics
+    records = trainer.logger.records()
+    updates = sum("losses/grad_norm" in r for r in records) * config.num_iterations
     return RunResult(
         kind="train",
         run_name=run_name,
@@ -125,13 +128,14 @@ def build_result(
         config=config.to_dict(),
         initial_metrics=Metrics.model_validate(initial),
         curve=[CurvePoint(iteration=p["iteration"], env_steps=p["env_steps"], score=p["score"]) for p in state.curve],
-        train={"iterations": state.global_step, "env_steps": state.env_steps, "curve": state.curve,
-               "initial_return": initial["return"], "final_return": final["return"],
-               "diagnostics": diagnostics_summary(trainer.logger.records()),
+        train={"iterations": state.global_step, "env_steps": state.env_steps, "optimizer_updates": updates,
+               "curve": state.curve, "initial_return": initial["return"], "final_return": final["return"],
+               "diagnostics": diagnostics_summary(records),
                **({"test_return": test["return"], "test_episode_scores": test["episode_scores"]} if test else {})},
         privileged=bool(config.scripted_role),  # a scripted role plays from gold
         test_seeds=list(config.test_seeds) if test else [],
         test_metrics=Metrics.model_validate(test) if test else None,
+        final_test_metrics=Metrics.model_validate(final_test) if final_test else None,
     )
 
 
@@ -166,10 +170,11 @@ def train(args: argparse.Namespace, config: Any, output_dir: Path, start: float)
     final = trainer.train()
     if not trainer.accelerator.is_main_process:
         return 0
-    test = trainer.test()
+    test, final_test = trainer.test(), trainer.test_final_iterate()
     # wall time over every process that ran this training (a resumed run counts its earlier part)
     wall = resumed_wall + (time.perf_counter() - start)
-    result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test, command_line(args))
+    result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test, command_line(args),
+                          final_test)
     paths = [write_result(result, output_dir)]
     if args.results_dir:
         paths.append(write_result(result, args.results_dir))
@@ -177,7 +182,8 @@ def train(args: argparse.Namespace, config: Any, output_dir: Path, start: float)
     print(f"score {initial:.3f} -> {final['score']:.3f} on held-out seeds {config.eval_seeds} "
           f"({config.estimator}, {trainer.state.global_step} iterations, {result.wall_time_s:.0f}s)")
     if test:
-        print(f"test score {test['score']:.3f} (return {test['return']:.3f}) on test seeds {config.test_seeds}")
+        print(f"test score {test['score']:.3f} (return {test['return']:.3f}) on test seeds {config.test_seeds}; "
+              f"the last iteration's policy: {final_test['score']:.3f}")
     for path in paths:
         print(f"result: {path}")
     return 0
