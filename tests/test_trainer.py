@@ -118,12 +118,16 @@ def test_micro_batches_give_the_full_batch_update():
     torch.testing.assert_close(results[0], results[1], atol=1e-5, rtol=1e-4)  # Adam magnifies float-sum order noise
 
 
+@pytest.mark.parametrize("agent", ["restricted-oracle", "reference"])
 @pytest.mark.parametrize("role", ["extractor", "manager"])
-def test_a_scripted_role_is_played_from_gold_and_never_trained(role):
+def test_a_scripted_role_is_played_by_its_agent_and_never_trained(role, agent):
     from algorithms.estimators import build_rows
     from algorithms.metrics import rollout_metrics
 
-    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="logo", scripted_role=role))
+    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="logo", scripted_role=role,
+                           scripted_agent=agent, diagnostics=False))
+    assert trainer.scripted_privileged == (agent == "restricted-oracle")
+    assert trainer.make_env(2)().unwrapped.privileged == (agent == "restricted-oracle")  # gold only for the oracle
     batch = trainer.collect(2)
     steps = [s for t in batch.trajectories for s in t.steps] + [s for g in batch.local_groups for t in g.rerollouts for s in t.steps]
     assert {s.role for s in steps} == {"extractor", "manager"}
@@ -138,6 +142,35 @@ def test_a_scripted_role_is_played_from_gold_and_never_trained(role):
             kept = sorted(d for s in traj.steps if s.role == "extractor" for f in s.decision.action.facts for d in f.dia_ids)
             assert kept == gold
     assert "rollout/frac_reward_zero_std_local" in rollout_metrics(batch, rows, 1, 1.0)
+
+
+class _Recorder:
+    """A scripted agent that records the info keys it is shown (and plays the rule extractor)."""
+
+    def __init__(self, privileged):
+        self.privileged, self.keys = privileged, set()
+
+    def act(self, observation, info):
+        from agents.reference import ReferenceAgent
+
+        self.keys |= set(info)
+        return ReferenceAgent().act(observation, info)
+
+
+@pytest.mark.parametrize("privileged", [False, True])
+def test_a_scripted_agent_sees_gold_only_if_it_declares_privileged(privileged):
+    from algorithms.policies.base import ScriptedRole
+
+    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="grpo"))  # diagnostics: envs hold gold
+    recorder = _Recorder(privileged)
+    trainer.policy = ScriptedRole(trainer.policy, "extractor", recorder)
+    trainer.collect(2)
+    assert recorder.keys and ("gold_facts" in recorder.keys) == privileged and ("gold" in recorder.keys) == privileged
+
+
+def test_scripted_agent_must_be_an_agent():
+    with pytest.raises(ValueError, match="scripted_agent"):
+        tiny(scripted_role="extractor", scripted_agent="no-such-agent")
 
 
 def test_diagnostics_log_zero_variance_fractions_per_group_kind_and_the_update_hit_rate():
