@@ -13,17 +13,17 @@ def tiny(**kw):
     return TrainerConfig(**{**base, **kw})
 
 
-@pytest.mark.parametrize("estimator", ["grpo", "global", "logo", "local", "logo-sum"])
+@pytest.mark.parametrize("estimator", ["grpo", "global", "logo", "local", "logo-sum", "grpo+local"])
 def test_each_estimator_runs_and_updates(estimator):
     trainer = Trainer(tiny(estimator=estimator))
     before = [p.detach().clone() for p in trainer.policy.model.parameters()]
     metrics = trainer.iteration(2)
-    local_frac = {"grpo": 0.0, "global": 0.0, "logo": 0.5, "local": 1.0, "logo-sum": 0.5}[estimator]
+    local_frac = {"grpo": 0.0, "global": 0.0, "logo": 0.5, "local": 1.0, "logo-sum": 0.5, "grpo+local": 0.5}[estimator]
     assert metrics["rollout/local_frac"] == pytest.approx(local_frac)
     for key in ("charts/reward_mean", "rollout/parse_failure_rate", "memory/entries", "perf/tokens_per_s",
                 "losses/policy_loss", "losses/entropy", "losses/kl", "rollout/frac_reward_zero_std"):
         assert key in metrics
-    assert ("advantages/manager_local_mean" in metrics) == (estimator in ("logo", "local", "logo-sum"))
+    assert ("advantages/manager_local_mean" in metrics) == (estimator in ("logo", "local", "logo-sum", "grpo+local"))
     changed = any(not torch.equal(a, b) for a, b in zip(before, trainer.policy.model.parameters()))
     assert changed == (metrics["rollout/frac_reward_zero_std"] < 1.0)
 
