@@ -86,8 +86,8 @@ class ReferenceAgent:
     """See the module docstring. ``num_slots`` as the FeaturePolicy's (5). ``delete_keeps_fact`` as the
     FeaturePolicy's option: when true, a fact that would be ADDed instead DELETEs a stale duplicate among its
     slots (a shown memory whose key a more recently written shown memory also states), which also ADDs it.
-    ``target``: which of several shown memories with the fact's key an UPDATE picks (the last written, or the
-    first created)."""
+    ``target``: which of several shown memories with the fact's key an UPDATE picks (the last or the first
+    written: by session, then creation)."""
 
     privileged = False
 
@@ -128,6 +128,7 @@ class ReferenceAgent:
                 continue
             choices.append(ADD)
         return manager_operations(view, choices, self.num_slots, delete_keeps_fact=self.delete_keeps_fact)
+
 
 def extract(turns: tuple[Turn, ...] | list[Turn]) -> ExtractAction:
     """The rule extractor's action: every fact turn (:func:`is_fact_turn`) verbatim."""
