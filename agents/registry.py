@@ -14,6 +14,7 @@ AGENTS = {
     "mem0-like": "agents.mem0_like:Mem0Like",
     "oracle": "agents.baselines:Oracle",
     "restricted-oracle": "agents.restricted_oracle:RestrictedOracle",
+    "reference": "agents.reference:ReferenceAgent",
     "llm": "agents.llm:make_llm_agent",
 }
 

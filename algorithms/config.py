@@ -139,8 +139,13 @@ class TrainerConfig:
     )
     scripted_role: Literal["extractor", "manager"] | None = _f(
         None,
-        "Play this role with the restricted oracle (privileged gold; Synthetic only) and train the other one: "
-        "how much of the score does each role decide? None = the policy plays both roles.",
+        "Play this role with scripted_agent and train the other one: how much of the score does each role "
+        "decide? None = the policy plays both roles.",
+    )
+    scripted_agent: str = _f(
+        "restricted-oracle",
+        "The agent that plays scripted_role (an agent name or spec): 'restricted-oracle' (privileged gold; "
+        "Synthetic only; the run is marked privileged) or 'reference' (rules over the view, no gold).",
     )
     diagnostics: bool = _f(
         True,
@@ -184,6 +189,12 @@ class TrainerConfig:
         check(self.metric_for_best_model in ("return", "score"), "metric_for_best_model: choose 'return' or 'score'")
         check(self.feature_similarity in ("lexical", "embedding"), "feature_similarity: choose 'lexical' or 'embedding'")
         check(self.scripted_role in (None, "extractor", "manager"), "scripted_role: choose 'extractor', 'manager' or None")
+        from agents.registry import AGENTS
+
+        check(
+            self.scripted_agent in AGENTS or ":" in self.scripted_agent,
+            f"scripted_agent={self.scripted_agent!r}: choose one of {sorted(AGENTS)} or 'package.module:factory'",
+        )
         check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")
         check(
             len(self.curriculum) > 0 and all(isinstance(h, int) and h >= 1 for h in self.curriculum),

@@ -7,6 +7,11 @@
 | `logo`   | global rows + every local step     | global rows: as `global`; local rows: session score, - penalty |
 | `local`  | every local step                   | as `logo`'s local rows                                         |
 | `logo-sum` | as `logo`                        | as `logo`; a source step also gets omega x its local advantage |
+| `grpo+local` | global rows + every local step   | global rows: as `grpo`; local rows: as `logo`'s                |
+
+`grpo+local` is the ablation between `grpo` and `logo`, which differs from `grpo` twice: it adds local groups
+*and* credits global rows per session. ``grpo+local - grpo`` is the local groups' effect, ``logo - grpo+local``
+the session-credited global reward's.
 
 `logo-sum` is GiGPO-style (Feng et al. 2025): the global step that a local group rerolled (same session, same
 rollout) is also a member of that local group, with its own session reward, and its advantage is its global
@@ -103,6 +108,11 @@ def logo_rows(batch: RolloutBatch) -> list[Row]:
     return global_rows(batch) + local_rows(batch)
 
 
+def grpo_local_rows(batch: RolloutBatch) -> list[Row]:
+    """``grpo``'s global rows (terminal score) plus ``logo``'s local rows: local groups without session credit."""
+    return grpo_rows(batch) + local_rows(batch)
+
+
 def logo_sum_rows(batch: RolloutBatch) -> list[Row]:
     """``logo``'s rows, with each source step anchored in its local group (GiGPO-style summed advantage)."""
     rows = global_rows(batch)
@@ -132,6 +142,7 @@ ESTIMATORS: dict[str, Estimator] = {
         Estimator("logo", logo_rows, needs_local=True),
         Estimator("local", local_rows, needs_local=True),
         Estimator("logo-sum", logo_sum_rows, needs_local=True),
+        Estimator("grpo+local", grpo_local_rows, needs_local=True),
     )
 }
 

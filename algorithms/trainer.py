@@ -31,7 +31,7 @@ from algorithms.config import TrainerConfig
 from algorithms.estimators import Row, assign_advantages, build_rows, get_estimator
 from algorithms.losses import grpo_loss
 from algorithms.metrics import JsonlLogger, rollout_metrics
-from agents.restricted_oracle import RestrictedOracle
+from agents.registry import make_agent
 from algorithms.policies import Policy, make_policy
 from algorithms.policies.base import ScriptedRole
 from algorithms.rollouts import collect_rollouts, evaluate_policy
@@ -58,8 +58,13 @@ class Trainer:
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         self.estimator = get_estimator(config.estimator)
         self.policy = policy or make_policy(config)
-        if config.scripted_role:  # the restricted oracle plays that role; the policy learns the other
-            self.policy = ScriptedRole(self.policy, config.scripted_role, RestrictedOracle())
+        # The scripted agent plays that role and the policy learns the other; envs are privileged only for an
+        # agent that declares it needs gold (the restricted oracle does, the rule-based reference does not).
+        self.scripted_privileged = False
+        if config.scripted_role:
+            scripted = make_agent(config.scripted_agent)
+            self.scripted_privileged = bool(getattr(scripted, "privileged", False))
+            self.policy = ScriptedRole(self.policy, config.scripted_role, scripted)
         self.output_dir = Path(output_dir) if output_dir else None
         self.progress = progress and self.accelerator.is_main_process
         # One SeedSequence, one named stream each (algorithms/seeding.py); saved with every checkpoint.
@@ -86,11 +91,11 @@ class Trainer:
         """A factory of envs at ``horizon`` sessions (terminal reward; scores and session rewards come in info).
 
         ``diagnostics``: training envs get privileged gold (where the env has it and ``config.diagnostics``) so
-        the UPDATE hit rate can be logged; the policy acts on ``info["view"]`` only. With ``scripted_role`` every
-        env is privileged: the scripted role plays from gold.
+        the UPDATE hit rate can be logged; the policy acts on ``info["view"]`` only. With a ``scripted_role`` played
+        by a privileged ``scripted_agent`` (the restricted oracle) every env is privileged: it plays from gold.
         """
         kwargs = {**self.config.env_kwargs, "max_sessions": horizon, "compression_coef": self.config.compression_coef}
-        wants_gold = self.config.scripted_role or (diagnostics and self.config.diagnostics)
+        wants_gold = self.scripted_privileged or (diagnostics and self.config.diagnostics)
         if wants_gold and self.config.env_id.startswith("MemoryR2/Synthetic"):
             kwargs = {**privileged_kwargs(self.config.env_id), **kwargs}
         return lambda: gym.make(self.config.env_id, **kwargs)

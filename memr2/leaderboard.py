@@ -46,6 +46,17 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _scripted_label(result: RunResult) -> str:
+    """The scripted role of a training row: ``"-"``, ``"<role> (privileged)"`` (played from gold by the restricted
+    oracle, as every run before ``scripted_agent`` existed) or ``"<role> (<agent>)"`` (a non-privileged scripted
+    agent such as ``reference``)."""
+    config = result.config or {}
+    role, agent = config.get("scripted_role"), config.get("scripted_agent")
+    if not role:
+        return "-"
+    return f"{role} ({agent})" if agent and not is_privileged(result) else f"{role} (privileged)"
+
+
 def is_privileged(result: RunResult) -> bool:
     """Whether the run could read privileged information (gold actions or observations); older result files
     predate the ``privileged`` field, so their env kwargs are read too."""
@@ -180,7 +191,7 @@ def train_table(results: Sequence[RunResult]) -> str:
         steps = [r.curve[-1].env_steps for r in runs if r.curve]
         row = [
             first.env_id, str(first.env_kwargs.get("max_sessions", "-")), first.estimator or "-", _agent_label(first),
-            f"{(first.config or {}).get('scripted_role')} (privileged)" if (first.config or {}).get("scripted_role") else "-",
+            _scripted_label(first),
             f"{len(runs)} ({_seed_range(seeds)})", str(round(sum(steps) / len(steps))) if steps else "-",
             format_ci([r.initial_metrics.score for r in runs if r.initial_metrics]) if any(r.initial_metrics for r in runs) else "-",
             format_ci([r.metrics.score for r in runs]),

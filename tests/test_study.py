@@ -121,3 +121,10 @@ def test_an_estimator_given_as_a_file_spec_gets_a_file_safe_cell_name(tmp_path):
     study = StudyConfig.from_file(write_study(tmp_path, estimators=["docs/examples/my_estimator.py:make_estimator"]))
     name = next(c.name for c in plan(study) if c.kind == "train")
     assert name == "tiny__h2__docs-examples-my_estimator.py-make_estimator__seed0"
+
+
+def test_grpo_local_cells_get_a_file_safe_name_and_the_built_in_estimator(tmp_path):
+    study = StudyConfig.from_file(write_study(tmp_path, estimators=["grpo", "grpo+local"], paired=[["grpo+local", "grpo"]]))
+    train = {c.name: c.argv for c in plan(study) if c.kind == "train"}
+    argv = train["tiny__h2__grpo-local__seed0"]  # '+' is slugged to '-' in the name ...
+    assert argv[argv.index("--estimator") + 1] == "grpo+local"  # ... and passed through unchanged

@@ -45,3 +45,24 @@ def test_bad_flag_values_are_reported(tmp_path, capsys):
     assert main(["train", "--local-prob", "2", "--output-dir", str(tmp_path), "--no-progress"]) == 2
     assert "local_prob" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "nothing"), "--no-progress"]) == 2
+
+
+def test_train_with_the_reference_as_scripted_extractor_builds_no_privileged_env(tmp_path, monkeypatch):
+    import gymnasium
+
+    built, make = [], gymnasium.make
+
+    def recording_make(env_id, **kwargs):
+        env = make(env_id, **kwargs)
+        built.append(env.unwrapped.privileged)
+        return env
+
+    monkeypatch.setattr(gymnasium, "make", recording_make)
+    out = tmp_path / "run"
+    assert main(["train", "--env-id", "MemoryR2/Synthetic-v1", "--scripted-role", "extractor", "--scripted-agent",
+                 "reference", "--no-diagnostics", "--iterations", "1", "--eval-every", "1", "--test-seeds", "901",
+                 "--output-dir", str(out), *FAST]) == 0
+    assert built and not any(built)  # training, validation and test envs: none privileged
+    result = read_result(out / "run.json")
+    assert result.privileged is False and result.config["scripted_agent"] == "reference"
+    assert result.test_metrics is not None

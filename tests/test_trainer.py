@@ -13,17 +13,17 @@ def tiny(**kw):
     return TrainerConfig(**{**base, **kw})
 
 
-@pytest.mark.parametrize("estimator", ["grpo", "global", "logo", "local", "logo-sum"])
+@pytest.mark.parametrize("estimator", ["grpo", "global", "logo", "local", "logo-sum", "grpo+local"])
 def test_each_estimator_runs_and_updates(estimator):
     trainer = Trainer(tiny(estimator=estimator))
     before = [p.detach().clone() for p in trainer.policy.model.parameters()]
     metrics = trainer.iteration(2)
-    local_frac = {"grpo": 0.0, "global": 0.0, "logo": 0.5, "local": 1.0, "logo-sum": 0.5}[estimator]
+    local_frac = {"grpo": 0.0, "global": 0.0, "logo": 0.5, "local": 1.0, "logo-sum": 0.5, "grpo+local": 0.5}[estimator]
     assert metrics["rollout/local_frac"] == pytest.approx(local_frac)
     for key in ("charts/reward_mean", "rollout/parse_failure_rate", "memory/entries", "perf/tokens_per_s",
                 "losses/policy_loss", "losses/entropy", "losses/kl", "rollout/frac_reward_zero_std"):
         assert key in metrics
-    assert ("advantages/manager_local_mean" in metrics) == (estimator in ("logo", "local", "logo-sum"))
+    assert ("advantages/manager_local_mean" in metrics) == (estimator in ("logo", "local", "logo-sum", "grpo+local"))
     changed = any(not torch.equal(a, b) for a, b in zip(before, trainer.policy.model.parameters()))
     assert changed == (metrics["rollout/frac_reward_zero_std"] < 1.0)
 
@@ -118,12 +118,16 @@ def test_micro_batches_give_the_full_batch_update():
     torch.testing.assert_close(results[0], results[1], atol=1e-5, rtol=1e-4)  # Adam magnifies float-sum order noise
 
 
+@pytest.mark.parametrize("agent", ["restricted-oracle", "reference"])
 @pytest.mark.parametrize("role", ["extractor", "manager"])
-def test_a_scripted_role_is_played_from_gold_and_never_trained(role):
+def test_a_scripted_role_is_played_by_its_agent_and_never_trained(role, agent):
     from algorithms.estimators import build_rows
     from algorithms.metrics import rollout_metrics
 
-    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="logo", scripted_role=role))
+    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="logo", scripted_role=role,
+                           scripted_agent=agent, diagnostics=False))
+    assert trainer.scripted_privileged == (agent == "restricted-oracle")
+    assert trainer.make_env(2)().unwrapped.privileged == (agent == "restricted-oracle")  # gold only for the oracle
     batch = trainer.collect(2)
     steps = [s for t in batch.trajectories for s in t.steps] + [s for g in batch.local_groups for t in g.rerollouts for s in t.steps]
     assert {s.role for s in steps} == {"extractor", "manager"}
@@ -138,6 +142,35 @@ def test_a_scripted_role_is_played_from_gold_and_never_trained(role):
             kept = sorted(d for s in traj.steps if s.role == "extractor" for f in s.decision.action.facts for d in f.dia_ids)
             assert kept == gold
     assert "rollout/frac_reward_zero_std_local" in rollout_metrics(batch, rows, 1, 1.0)
+
+
+class _Recorder:
+    """A scripted agent that records the info keys it is shown (and plays the rule extractor)."""
+
+    def __init__(self, privileged):
+        self.privileged, self.keys = privileged, set()
+
+    def act(self, observation, info):
+        from agents.reference import ReferenceAgent
+
+        self.keys |= set(info)
+        return ReferenceAgent().act(observation, info)
+
+
+@pytest.mark.parametrize("privileged", [False, True])
+def test_a_scripted_agent_sees_gold_only_if_it_declares_privileged(privileged):
+    from algorithms.policies.base import ScriptedRole
+
+    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="grpo"))  # diagnostics: envs hold gold
+    recorder = _Recorder(privileged)
+    trainer.policy = ScriptedRole(trainer.policy, "extractor", recorder)
+    trainer.collect(2)
+    assert recorder.keys and ("gold_facts" in recorder.keys) == privileged and ("gold" in recorder.keys) == privileged
+
+
+def test_scripted_agent_must_be_an_agent():
+    with pytest.raises(ValueError, match="scripted_agent"):
+        tiny(scripted_role="extractor", scripted_agent="no-such-agent")
 
 
 def test_diagnostics_log_zero_variance_fractions_per_group_kind_and_the_update_hit_rate():
@@ -161,3 +194,34 @@ def test_env_step_budget_ends_each_stage_and_validates_there(tmp_path):
     assert [p["stage"] for p in stage_ends] == [0, 1]  # one validation per stage: where its budget ran out
     assert 40 <= stage_ends[0]["env_steps"] < 40 + 40 and 80 <= stage_ends[1]["env_steps"] < 80 + 60
     assert trainer.state.global_step < 2 * cfg.iterations
+
+
+def _entropy_after_updates(entropy_coef, updates=5):
+    """Mean per-decision entropy of a peaked feature policy on one fixed batch, after ``updates`` updates."""
+    from algorithms.estimators import assign_advantages, build_rows
+
+    trainer = Trainer(tiny(env_id="MemoryR2/Synthetic-v1", estimator="grpo", entropy_coef=entropy_coef,
+                           learning_rate=0.05, num_generations=4))
+    with torch.no_grad():  # a confident policy (keep turns, ADD facts), so the entropy has room to rise
+        trainer.policy.model.extract_head.bias.copy_(torch.tensor([3.0, -3.0]))
+        trainer.policy.model.manage_head.bias.copy_(torch.tensor([3.0, -3.0]))
+    rows = build_rows(trainer.collect(2), "grpo")
+    assign_advantages(rows)
+    samples = [r.sample for r in rows]
+
+    def entropy():
+        with torch.no_grad():
+            ev = trainer.policy.evaluate(trainer.policy.model, samples)
+            return float((ev.entropy * ev.mask).sum() / ev.mask.sum())
+
+    before = entropy()
+    for _ in range(updates):
+        trainer.update(rows)
+    return before, entropy()
+
+
+def test_a_positive_entropy_coef_raises_the_feature_policy_entropy():
+    start, plain = _entropy_after_updates(0.0)
+    same_start, bonus = _entropy_after_updates(1.0)
+    assert start == pytest.approx(same_start)  # same seed, same batch: only the coefficient differs
+    assert bonus > start + 0.1 and bonus > plain + 0.1

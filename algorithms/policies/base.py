@@ -14,6 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+GOLD_INFO_KEYS = ("gold", "gold_facts")  # privileged info (docs/environment.md); only a privileged agent sees it
+
 
 @dataclass
 class Decision:
@@ -55,6 +57,8 @@ class ScriptedRole:
     """A policy whose decisions for one role (``"extractor"`` or ``"manager"``) come from a scripted agent.
 
     Used to measure how much of a score one role decides: train the other role with the scripted one fixed.
+    An agent that does not declare ``privileged = True`` never sees the gold info keys, even in an env that has
+    them (training envs are privileged for diagnostics).
     The scripted decisions are marked ``scripted`` so the estimators leave them out of the loss; the learned
     policy's ``model`` and ``evaluate`` are the wrapped policy's.
     """
@@ -70,9 +74,11 @@ class ScriptedRole:
         decisions: list[Decision | None] = [None] * len(infos)
         for i, decision in zip(learned, self.policy.act([infos[i] for i in learned], generator=generator, greedy=greedy)):
             decisions[i] = decision
+        privileged = getattr(self.agent, "privileged", False)
         for i, info in enumerate(infos):
             if decisions[i] is None:
-                decisions[i] = Decision(self.agent.act({}, info), None, torch.zeros(0), scripted=True)
+                shown = info if privileged else {k: v for k, v in info.items() if k not in GOLD_INFO_KEYS}
+                decisions[i] = Decision(self.agent.act({}, shown), None, torch.zeros(0), scripted=True)
         return decisions
 
     def evaluate(self, model: torch.nn.Module, samples: Sequence[Any]) -> Evaluation:

@@ -1,11 +1,14 @@
 """A third-party estimator for ``memr2 train --estimator docs/examples/my_estimator.py:make_estimator``.
 
-GRPO's terminal-score global rows plus LoGo's local rows: does the local signal help when the global rows carry
-no per-session credit at all? Built from the library's own row builders; any ``rows(batch) -> list[Row]`` works.
+LoGo's rows with local rows for the manager only: is the extractor's local signal worth its rerollouts? Built
+from the library's own row builders; any ``rows(batch) -> list[Row]`` works.
 """
 
-from algorithms.estimators import Estimator, grpo_rows, local_rows
+from algorithms.estimators import Estimator, global_rows, local_rows
 
 
 def make_estimator() -> Estimator:
-    return Estimator("grpo+local", lambda batch: grpo_rows(batch) + local_rows(batch), needs_local=True)
+    def rows(batch):
+        return global_rows(batch) + [row for row in local_rows(batch) if row.role == "manager"]
+
+    return Estimator("logo-manager-local", rows, needs_local=True)

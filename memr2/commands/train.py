@@ -132,7 +132,7 @@ def build_result(
                "curve": state.curve, "initial_return": initial["return"], "final_return": final["return"],
                "diagnostics": diagnostics_summary(records),
                **({"test_return": test["return"], "test_episode_scores": test["episode_scores"]} if test else {})},
-        privileged=bool(config.scripted_role),  # a scripted role plays from gold
+        privileged=trainer.scripted_privileged,  # a scripted role played from gold (the restricted oracle)
         test_seeds=list(config.test_seeds) if test else [],
         test_metrics=Metrics.model_validate(test) if test else None,
         final_test_metrics=Metrics.model_validate(final_test) if final_test else None,
