@@ -51,9 +51,10 @@ class TrainerConfig:
         "logo",
         "Advantage estimator: 'grpo' (terminal score credited to every step), 'global' (final-bank score "
         "credited by evidence session), 'logo' (global rows plus local session rerollouts, Memory-R2's "
-        "LoGo-GRPO), 'local' (local rows only), 'logo-sum' (logo, and a rerolled source step also gets "
-        "local_advantage_weight x its advantage in its local group; GiGPO-style), or your own as 'package.module:factory' / 'file.py:factory' "
-        "(docs/estimators.md).",
+        "LoGo-GRPO), 'grpo+local' (grpo's terminal-reward global rows plus logo's local rows: separates what "
+        "each of logo's two changes does), 'local' (local rows only), 'logo-sum' (logo, and a rerolled source "
+        "step also gets local_advantage_weight x its advantage in its local group; GiGPO-style), or your own as "
+        "'package.module:factory' / 'file.py:factory' (docs/estimators.md).",
     )
     policy: PolicyName = _f("feature", "Policy: 'feature' (small torch model over the structured view) or 'llm'.")
     model: str | None = _f(None, "LLM policy only: 'tiny', 'smollm2' or a Hugging Face id / local path.")

@@ -54,7 +54,7 @@ class StudyConfig(BaseModel):
     env_steps: int = Field(gt=0, description="environment-step budget of every cell (local rerollouts count)")
     eval_every: dict[int, int] = Field(description="validation interval (iterations) per horizon")
     curricula: list[CurriculumCell] = Field(default_factory=list)
-    references: list[str] = Field(default_factory=lambda: ["restricted-oracle", "store-all"])
+    references: list[str] = Field(default_factory=lambda: ["reference", "restricted-oracle", "store-all"])
     threshold: float = Field(0.8, gt=0, le=1, description="sample efficiency: env steps to this share of the first reference")
     paired: list[tuple[str, str]] = Field(default_factory=list, description="(a, b): paired differences a - b by seed")
     results_dir: str = Field(description="where every cell's result JSON goes")
