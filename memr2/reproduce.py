@@ -22,6 +22,8 @@ RUN_FIELDS = ("created_at", "wall_time_s", "run_name", "command", "commit", "dir
 RUN_FILE_FLAGS = {"--output-dir": 1, "--results-dir": 1, "--resume": 1, "--save-trajectories": 1, "--run-name": 1,
                   "--overwrite": 0}
 RERUNNABLE = ("train", "eval")
+#: Keys that hold timings wherever they appear (an episode's wall time, a run's).
+TIMING_KEYS = ("wall_time_s", "request_seconds")
 
 
 def rerun_argv(command: str, output_dir: str | Path) -> list[str]:
@@ -52,6 +54,8 @@ def _differences(old: Any, new: Any, where: str, rel_tol: float) -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for key in sorted(set(old) | set(new), key=str):
+            if key in TIMING_KEYS:
+                continue
             if key not in old or key not in new:
                 out.append(f"{where}.{key}: only in the {'new' if key in new else 'old'} result")
             else:
@@ -69,7 +73,7 @@ def _differences(old: Any, new: Any, where: str, rel_tol: float) -> list[str]:
 
 def drift(old: RunResult, new: RunResult, *, rel_tol: float = 0.0) -> list[str]:
     """Every difference between two results of one computation, as ``path: old -> new`` lines (empty: the
-    rerun reproduced it). :data:`RUN_FIELDS` are left out. ``rel_tol`` > 0 lets floats differ by that much."""
+    rerun reproduced it). :data:`RUN_FIELDS` and :data:`TIMING_KEYS` (at any depth) are left out. ``rel_tol`` > 0 lets floats differ by that much."""
     exclude = set(RUN_FIELDS)
     return _differences(old.model_dump(mode="json", exclude=exclude), new.model_dump(mode="json", exclude=exclude),
                         "result", rel_tol)

@@ -121,3 +121,17 @@ def test_the_last_iterations_policy_is_tested_beside_the_chosen_one(tmp_path):
     assert main([*TRAIN, "--output-dir", str(out), "--run-name", "r", "--iterations", "2"]) == 0
     result = read_result(out / "r.json")
     assert result.final_test_metrics is not None and result.train["optimizer_updates"] == 2
+
+
+def test_memr2_verify_reruns_a_result_file_and_reports_drift(tmp_path, capsys):
+    argv = ["eval", "--env", "MemoryR2/Synthetic-v1", "--agent", "reference", "--max-sessions", "3", "--episodes", "2",
+            "--output-dir", str(tmp_path), "--run-name", "mine", "--no-progress"]
+    assert main(argv) == 0
+    path = tmp_path / "mine.json"
+    assert main(["verify", str(path), "--scratch", str(tmp_path / "scratch")]) == 0
+    assert "1 reproduced, 0 drifted" in capsys.readouterr().out
+    forged = read_result(path)
+    forged.metrics.score = 1.0 - forged.metrics.score / 2
+    path.write_text(forged.model_dump_json())
+    assert main(["verify", str(path), "--scratch", str(tmp_path / "scratch")]) == 1
+    assert "DRIFT" in capsys.readouterr().out

@@ -1,0 +1,50 @@
+"""``memr2 verify``: rerun result files from the commands they record and report any drift.
+
+For your own results before you commit them ("rerun once from that record"): it runs the ``memr2 train`` /
+``memr2 eval`` command a file records, so give it only files you made -- a result file from someone else is
+untrusted input, and its command could name any agent. ``memr2 study --verify N`` does the same for a study's cells
+from the study's own plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="rerun your result files from their recorded commands and report drift",
+        description="Rerun each result file's recorded memr2 train / eval command into a scratch folder and compare "
+        "every field but timing and provenance. Exit 1 if any file drifted. Only for result files you made.",
+    )
+    parser.add_argument("results", nargs="+", help="result JSON files")
+    parser.add_argument("--scratch", default="runs/verify", help="where the reruns go (default: %(default)s)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from memr2.reproduce import drift, rerun_argv
+    from memr2.results import read_result
+
+    drifted = 0
+    for path in args.results:
+        old = read_result(path)
+        if not old.command:
+            raise ValueError(f"{path} records no command: it cannot be rerun")
+        scratch = Path(args.scratch) / Path(path).stem
+        argv = rerun_argv(old.command, scratch)
+        if argv[0] == "train":
+            argv.append("--overwrite")
+        done = subprocess.run([sys.executable, "-m", "memr2", *argv], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ValueError(f"{path}: the rerun failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+        problems = drift(old, read_result(scratch / "rerun.json"))
+        drifted += bool(problems)
+        print(f"{'reproduced' if not problems else 'DRIFT'} {path}" + "".join(f"\n    {p}" for p in problems[:20]))
+    print(f"{len(args.results)} file(s) rerun, {len(args.results) - drifted} reproduced, {drifted} drifted")
+    return 1 if drifted else 0
