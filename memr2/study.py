@@ -11,6 +11,7 @@ from its last checkpoint. ``memr2/study_report.py`` builds the tables and figure
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -60,6 +61,19 @@ class StudyConfig(BaseModel):
     results_dir: str = Field(description="where every cell's result JSON goes")
     runs_dir: str = Field(description="run directories (checkpoints, metrics.jsonl) and logs")
     max_iterations: int = Field(100_000, description="a cap on iterations; the env-step budget ends a cell first")
+    learning_rates: list[float] = Field(
+        default_factory=list,
+        description="a learning-rate sweep: every training cell runs once per rate (cell names get __lr<rate>) and "
+        "the report shows validation scores per estimator and rate (tuning is on validation seeds only)")
+    learning_rate: dict[str, float] = Field(
+        default_factory=dict, description="per-estimator learning rate chosen by a sweep (default: the trainer config's)")
+
+    @field_validator("learning_rates")
+    @classmethod
+    def _rates(cls, value: list[float]) -> list[float]:
+        if any(not 0 < r < 10 for r in value) or len(set(value)) != len(value):
+            raise ValueError("learning_rates: give distinct rates in (0, 10)")
+        return value
 
     @field_validator("eval_every")
     @classmethod
@@ -77,6 +91,12 @@ class StudyConfig(BaseModel):
         missing = [h for h in study.horizons + [h for c in study.curricula for h in c.curriculum] if h not in study.eval_every]
         if missing:
             raise ValueError(f"{path}: eval_every has no interval for horizon(s) {sorted(set(missing))}")
+        trained = set(study.estimators) | {c.estimator for c in study.curricula}
+        if set(study.learning_rate) - trained:
+            raise ValueError(f"{path}: learning_rate names {sorted(set(study.learning_rate) - trained)}, which the "
+                             f"grid does not train (estimators: {sorted(trained)})")
+        if study.learning_rate and study.learning_rates:
+            raise ValueError(f"{path}: give learning_rates (a sweep) or learning_rate (the rates a sweep chose), not both")
         return study
 
     def trainer(self):  # -> TrainerConfig (imported lazily: it pulls in the estimators)
@@ -100,10 +120,13 @@ def _seed_span(seeds: Sequence[int], what: str) -> tuple[int, int]:
     return seeds[0], len(seeds)
 
 
-def train_cell_name(study: StudyConfig, curriculum: Sequence[int], estimator: str, seed: int) -> str:
-    """The cell's run name and result-file stem (an estimator given as ``path/file.py:factory`` is slugged)."""
+def train_cell_name(study: StudyConfig, curriculum: Sequence[int], estimator: str, seed: int,
+                    learning_rate: float | None = None) -> str:
+    """The cell's run name and result-file stem (an estimator given as ``path/file.py:factory`` is slugged; a
+    sweep's cell carries its learning rate)."""
     horizons = "h" + "-".join(map(str, curriculum))
-    return slug(f"{study.name}__{horizons}__{estimator}__seed{seed}")
+    rate = "" if learning_rate is None else f"__lr{learning_rate:g}"
+    return slug(f"{study.name}__{horizons}__{estimator}{rate}__seed{seed}")
 
 
 def reference_cell_name(study: StudyConfig, agent: str, horizon: int, split: str) -> str:
@@ -126,13 +149,16 @@ def plan(study: StudyConfig) -> list[Cell]:
                                          "--no-progress"], "eval"))
     runs = [(e, [h], study.env_steps) for h in sorted(study.horizons, reverse=True) for e in study.estimators]
     runs += [(c.estimator, c.curriculum, study.env_steps // len(c.curriculum)) for c in study.curricula]
+    rates = study.learning_rates or [None]
     for seed in study.seeds:  # seed-major: a study stopped early still has whole seeds
-        for estimator, curriculum, budget in runs:
-            name = train_cell_name(study, curriculum, estimator, seed)
+        for (estimator, curriculum, budget), rate in itertools.product(runs, rates):
+            name = train_cell_name(study, curriculum, estimator, seed, rate)
+            rate = rate if rate is not None else study.learning_rate.get(estimator)
             cells.append(Cell(name, [
                 "train", "--config", study.trainer_config, "--estimator", estimator, "--seed", str(seed),
                 "--curriculum", *map(str, curriculum), "--env-steps-per-stage", str(budget),
                 "--iterations", str(study.max_iterations), "--eval-every", str(study.eval_every[curriculum[-1]]),
+                *(["--learning-rate", repr(rate)] if rate is not None else []),
                 "--output-dir", str(Path(study.runs_dir) / name), "--results-dir", study.results_dir,
                 "--run-name", name, "--no-progress",
             ], "train"))

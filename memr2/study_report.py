@@ -3,6 +3,7 @@ return against horizon), generated from the result files of a :class:`~memr2.stu
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -161,6 +162,27 @@ def timing_summary(study: StudyConfig) -> str:
             f"{'/'.join(map(str, cpus))} CPU core(s).")
 
 
+def sweep_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
+    """A learning-rate sweep: per horizon, estimator and rate, the chosen checkpoint's validation score (the only
+    score a choice may use), mean [95 % CI] over seeds; the best rate of each row in bold."""
+    lines = table_header(["horizon", "estimator", *(f"lr {r:g}" for r in study.learning_rates), "chosen", "seeds"])
+    for horizon, estimator in itertools.product(study.horizons, study.estimators):
+        scores = {}
+        for rate in study.learning_rates:
+            runs = [results[n] for n in (train_cell_name(study, [horizon], estimator, s, rate) for s in study.seeds)
+                    if n in results]
+            if runs:
+                scores[rate] = [r.metrics.score for r in runs]
+        if not scores:
+            continue
+        best = max(scores, key=lambda r: (sum(scores[r]) / len(scores[r]), -r))  # ties: the smaller rate
+        cells = [("**{}**" if rate == best else "{}").format(format_ci(scores[rate])) if rate in scores else "-"
+                 for rate in study.learning_rates]
+        seeds = "/".join(sorted({str(len(v)) for v in scores.values()}))
+        lines.append(table_row([str(horizon), f"`{estimator}`", *cells, f"{best:g}", seeds]))
+    return "\n".join(lines)
+
+
 def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Sequence[str] = ()) -> str:
     """The study report (markdown), generated from its result files."""
     if not results:
@@ -174,6 +196,10 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
         f"{trainer.test_seeds[0]}-{trainer.test_seeds[-1]}, never used for choosing. Cells are mean [95 % percentile "
         f"bootstrap CI] over training seeds {study.seeds[0]}-{study.seeds[-1]}. {timing_summary(study)}"
     )
+    if study.learning_rates:
+        return "\n\n".join([protocol, "#### Learning-rate sweep: validation score of the chosen checkpoint\n\n"
+                             "Chosen on validation seeds only; test scores of a sweep are not read.\n\n"
+                             + sweep_table(study, results)])
     parts = [protocol, "#### Headline: test score\n\n" + headline_table(study, results),
              "#### Every cell\n\n\"steps to\": median env steps at the first validation reaching the share of the "
              "reference's validation score (over the seeds that reached it). Diagnostics are means over the first / "
@@ -190,8 +216,9 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
 
 def plot_study(study: StudyConfig, results: dict[str, RunResult], folder: str | os.PathLike[str]) -> list[Path]:
     """Two figures: validation learning curves (mean and 95 % band over seeds) against env steps, one panel per
-    horizon; and test score and test return against horizon per estimator, with the references."""
-    if not results:
+    horizon; and test score and test return against horizon per estimator, with the references. None for a
+    learning-rate sweep (its table is the result)."""
+    if not results or study.learning_rates:
         return []
     import matplotlib
 

@@ -128,3 +128,30 @@ def test_grpo_local_cells_get_a_file_safe_name_and_the_built_in_estimator(tmp_pa
     train = {c.name: c.argv for c in plan(study) if c.kind == "train"}
     argv = train["tiny__h2__grpo-local__seed0"]  # '+' is slugged to '-' in the name ...
     assert argv[argv.index("--estimator") + 1] == "grpo+local"  # ... and passed through unchanged
+
+
+def test_a_learning_rate_sweep_plans_each_rate_and_reports_validation_only(tmp_path):
+    from memr2.results import Metrics, MemoryStats, RunResult
+    from memr2.study_report import sweep_table
+
+    study = StudyConfig.from_file(write_study(tmp_path, learning_rates=[0.01, 0.03], curricula=[], seeds=[0, 1]))
+    train = {c.name: c.argv for c in plan(study) if c.kind == "train"}
+    assert len(train) == 2 * 2 * 2  # estimators x rates x seeds
+    argv = train["tiny__h2__grpo__lr0.03__seed1"]
+    assert argv[argv.index("--learning-rate") + 1] == "0.03"
+    scores = {(0.01, 0): 0.2, (0.01, 1): 0.4, (0.03, 0): 0.5, (0.03, 1): 0.3}  # means 0.3 and 0.4: 0.03 wins
+    results = {}
+    for (rate, seed), score in scores.items():
+        name = f"tiny__h2__grpo__lr{rate:g}__seed{seed}"
+        results[name] = RunResult(kind="train", env_id="e", agent="a", scorer="rule", metrics=Metrics(score=score),
+                                  memory=MemoryStats(entries=0, tokens=0), invalid_actions=0, wall_time_s=0, version="0",
+                                  test_metrics=Metrics(score=1.0 - score))  # the test score must not be read
+    row = next(line for line in sweep_table(study, results).splitlines() if "`grpo`" in line)
+    assert "**0.400 [" in row and row.split(" | ")[-2] == "0.03"
+    with pytest.raises(ValueError, match="not both"):
+        StudyConfig.from_file(write_study(tmp_path, learning_rates=[0.01], learning_rate={"grpo": 0.01}))
+    with pytest.raises(ValueError, match="does not train"):
+        StudyConfig.from_file(write_study(tmp_path, learning_rate={"logo-typo": 0.01}))
+    chosen = StudyConfig.from_file(write_study(tmp_path, learning_rate={"grpo": 0.003}))
+    argv = next(c.argv for c in plan(chosen) if c.name == "tiny__h2__grpo__seed0")
+    assert argv[argv.index("--learning-rate") + 1] == "0.003"
