@@ -135,3 +135,14 @@ def test_memr2_verify_reruns_a_result_file_and_reports_drift(tmp_path, capsys):
     path.write_text(forged.model_dump_json())
     assert main(["verify", str(path), "--scratch", str(tmp_path / "scratch")]) == 1
     assert "DRIFT" in capsys.readouterr().out
+
+
+def test_provenance_is_taken_when_the_run_starts(tmp_path, monkeypatch):
+    """A long run must record the code it started with, not the commit checked out when it happened to end."""
+    import memr2.runtime
+
+    states = iter([("a" * 40, False)])
+    monkeypatch.setattr(memr2.runtime, "git_state", lambda: next(states, ("b" * 40, True)))
+    assert main([*TRAIN, "--output-dir", str(tmp_path), "--run-name", "r"]) == 0
+    result = read_result(tmp_path / "r.json")
+    assert (result.commit, result.dirty) == ("a" * 40, False)

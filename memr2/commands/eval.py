@@ -128,6 +128,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
     from memenv.wrappers import RecordTrajectory
 
     start = time.perf_counter()
+    origin = provenance(command_line(args), args.torch_threads)  # the code as it is when the run starts
     protocol, env_kwargs = resolve_run(args)
     agent_kwargs = {**agent_kwargs_from(args), **endpoint_agent_kwargs(args)}
     agent = make_agent(args.agent, agent_kwargs)
@@ -170,7 +171,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
         invalid_actions=sum(e.invalid_actions for e in episodes),
         wall_time_s=time.perf_counter() - start,
         version=__version__,
-        **provenance(command_line(args), args.torch_threads),
+        **origin,
         protocol=protocol.name if protocol else None,
         privileged=is_privileged(args.agent, env_kwargs),
         display_name=args.display_name,

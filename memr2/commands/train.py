@@ -98,10 +98,11 @@ def resolve_config(args: argparse.Namespace) -> Any:
 
 def build_result(
     config: Any, trainer: Any, final: dict[str, Any], wall_time_s: float, run_name: str, test: dict[str, Any] | None = None,
-    command: str | None = None, final_test: dict[str, Any] | None = None,
+    origin: dict[str, Any] | None = None, final_test: dict[str, Any] | None = None,
 ) -> RunResult:
     """The result JSON of a training run (final = validation of the chosen policy, test = it on the test seeds,
-    final_test = the last iteration's policy on them); ``train.diagnostics`` holds the first and last iterations'
+    final_test = the last iteration's policy on them, origin = :func:`memr2.runtime.provenance` taken when the run
+    started, before its code could change under it); ``train.diagnostics`` holds the first and last iterations'
     group-variance, UPDATE-hit and entropy means, ``train.optimizer_updates`` the optimizer steps taken."""
     from algorithms.metrics import diagnostics_summary
 
@@ -123,7 +124,7 @@ def build_result(
         invalid_actions=final["invalid_actions"],
         wall_time_s=wall_time_s,
         version=__version__,
-        **provenance(command, config.torch_threads),
+        **(origin or provenance(None, config.torch_threads)),
         estimator=config.estimator,
         config=config.to_dict(),
         initial_metrics=Metrics.model_validate(initial),
@@ -142,9 +143,12 @@ def build_result(
 def run(args: argparse.Namespace) -> int:
     import os
 
+    import torch  # noqa: F401  (loaded first: its threads are set and its CPU kernel level recorded)
+
     start = time.perf_counter()
     config = resolve_config(args)
     limit_threads(config.torch_threads)
+    args.origin = provenance(command_line(args), config.torch_threads)  # the code as it is when the run starts
     if args.resume:
         output_dir = Path(args.resume)
     elif args.output_dir:
@@ -173,8 +177,7 @@ def train(args: argparse.Namespace, config: Any, output_dir: Path, start: float)
     test, final_test = trainer.test(), trainer.test_final_iterate()
     # wall time over every process that ran this training (a resumed run counts its earlier part)
     wall = resumed_wall + (time.perf_counter() - start)
-    result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test, command_line(args),
-                          final_test)
+    result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test, args.origin, final_test)
     paths = [write_result(result, output_dir)]
     if args.results_dir:
         paths.append(write_result(result, args.results_dir))
