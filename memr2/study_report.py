@@ -196,6 +196,11 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
         f"{trainer.test_seeds[0]}-{trainer.test_seeds[-1]}, never used for choosing. Cells are mean [95 % percentile "
         f"bootstrap CI] over training seeds {study.seeds[0]}-{study.seeds[-1]}. {timing_summary(study)}"
     )
+    if len(study.seeds) < 10:
+        protocol += (f"\n\n**{len(study.seeds)} seeds per cell are no evidence about which estimator is better.** "
+                     "One training seed is one draw of a chaotic process: the same cell differs by about 0.1 from "
+                     "seed to seed, so a 0.05 difference takes 30 or more seeds to tell from noise (the power columns "
+                     "below; docs/study.md). These numbers show that the pipeline runs, not a finding.")
     if study.learning_rates:
         return "\n\n".join([protocol, "#### Learning-rate sweep: validation score of the chosen checkpoint\n\n"
                              "Chosen on validation seeds only; test scores of a sweep are not read.\n\n"
@@ -245,30 +250,39 @@ def plot_study(study: StudyConfig, results: dict[str, RunResult], folder: str | 
         ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation score")
-    fig.suptitle(f"{study.name}: validation score (mean, 95% bootstrap band over {len(study.seeds)} seeds); a curriculum "
-                 "(dashed) is validated at each stage's own horizon", fontsize=9)
+    title = f"{study.name}: validation score\n(mean, 95% bootstrap band over {len(study.seeds)} seeds)"
+    if study.curricula:
+        title += "; a curriculum (dashed) is validated at each stage's own horizon"
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     curves = folder / "study_curves.png"
     fig.savefig(curves, dpi=110)
     plt.close(fig)
 
     fig, (score_ax, return_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    panels = ((score_ax, lambda r: r.test_metrics.score), (return_ax, lambda r: train_summary(r)["test_return"]))
+    width = 0.03 * (len(study.estimators) - 1)
     for i, estimator in enumerate(study.estimators):
-        for ax, value in ((score_ax, lambda r: r.test_metrics.score), (return_ax, lambda r: train_summary(r)["test_return"])):
+        for ax, value in panels:
             xs, means, errors = [], [], [[], []]
             for horizon in study.horizons:
                 runs = [r for r in _cells(study, results, [horizon], estimator) if r.test_metrics and "test_return" in train_summary(r)]
                 if runs:
                     mean, low, high = bootstrap_ci([value(r) for r in runs])
-                    xs.append(horizon * (1 + 0.03 * (i - len(study.estimators) / 2)))  # dodge overlapping bars
+                    offset = 0.0 if width == 0 else width * (i / (len(study.estimators) - 1) - 0.5)
+                    xs.append(horizon * (1 + offset))  # dodged symmetrically about the horizon's tick
                     means.append(mean)
                     errors[0].append(mean - low)
                     errors[1].append(high - mean)
             ax.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=estimator)
-    for agent, style in zip(study.references, (":", "-.")):
-        scores = [_reference(study, results, agent, h, "test") for h in study.horizons]
-        score_ax.plot(study.horizons, [s if s is not None else float("nan") for s in scores], color="grey",
-                      linestyle=style, label=agent)
+    styles = (":", "-.", "--", (0, (1, 3)))
+    for k, agent in enumerate(study.references):
+        references = [results.get(reference_cell_name(study, agent, h, "test")) for h in study.horizons]
+        for ax, value in ((score_ax, lambda r: r.metrics.score),
+                          (return_ax, lambda r: sum(e.total_reward for e in r.episodes) / max(len(r.episodes), 1))):
+            ys = [value(r) if r is not None else float("nan") for r in references]
+            ax.plot(study.horizons, ys, color="grey", linestyle=styles[k % len(styles)], marker="_", markersize=14,
+                    label=f"{agent} (reference)")
     for ax, name in ((score_ax, "test score"), (return_ax, "test return (score - penalties)")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(study.horizons, [str(h) for h in study.horizons])
@@ -276,7 +290,8 @@ def plot_study(study: StudyConfig, results: dict[str, RunResult], folder: str | 
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     score_ax.legend(fontsize=7)
-    fig.suptitle(f"{study.name}: chosen policy on the test seeds (mean, 95% bootstrap CI)", fontsize=9)
+    return_ax.legend(fontsize=7)
+    fig.suptitle(f"{study.name}: chosen policy on the test seeds (mean, 95% bootstrap CI over seeds)", fontsize=9)
     fig.tight_layout()
     horizon_plot = folder / "study_horizons.png"
     fig.savefig(horizon_plot, dpi=110)
