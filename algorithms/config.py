@@ -170,13 +170,6 @@ class TrainerConfig:
         check(self.loss_type in LOSS_TYPES, f"loss_type={self.loss_type!r}: choose one of {LOSS_TYPES}")
         check(self.scale_rewards in SCALE_REWARDS, f"scale_rewards={self.scale_rewards!r}: choose one of {SCALE_REWARDS}")
         check(self.num_generations >= 2, f"num_generations={self.num_generations}: a group needs >= 2 rollouts")
-        from algorithms.estimators import get_estimator  # a module:factory spec is imported (trusted like code)
-
-        needs_local = get_estimator(self.estimator).needs_local
-        check(
-            not needs_local or self.local_num_generations >= 2,
-            f"local_num_generations={self.local_num_generations}: a local group needs >= 2 rerollouts",
-        )
         check(0.0 <= self.local_prob <= 1.0, f"local_prob={self.local_prob}: must be a probability in [0, 1]")
         check(self.temperature > 0, f"temperature={self.temperature}: training samples, so it must be > 0")
         check(self.epsilon > 0, f"epsilon={self.epsilon}: the clip range must be > 0")

@@ -56,7 +56,10 @@ class Trainer:
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=cpu, kwargs_handlers=[ddp])
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
-        self.estimator = get_estimator(config.estimator)
+        self.estimator = get_estimator(config.estimator)  # checked here: the config is a leaf that loads no code
+        if self.estimator.needs_local and config.local_num_generations < 2:
+            raise ValueError(f"local_num_generations={config.local_num_generations}: estimator {config.estimator!r} "
+                             "forms local groups, and a group needs >= 2 rerollouts")
         self.policy = policy or make_policy(config)
         # The scripted agent plays that role and the policy learns the other; envs are privileged only for an
         # agent that declares it needs gold (the restricted oracle does, the rule-based reference does not).

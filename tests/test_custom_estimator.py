@@ -41,5 +41,5 @@ def test_estimator_specs_are_checked_before_use(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not usable as the estimator factory"):
         get_estimator("bad_estimators.py:value")
     with pytest.raises(ValueError, match="unknown estimator 'lgoo'"):
-        TrainerConfig(estimator="lgoo")
+        get_estimator("lgoo")
     assert get_estimator("logo") is ESTIMATORS["logo"] and isinstance(get_estimator("grpo"), Estimator)

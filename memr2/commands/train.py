@@ -147,6 +147,9 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     config = resolve_config(args)
+    from algorithms.estimators import get_estimator
+
+    get_estimator(config.estimator)  # a typo fails here, before any directory is made
     limit_threads(config.torch_threads)
     args.origin = provenance(command_line(args), config.torch_threads)  # the code as it is when the run starts
     if args.resume:
