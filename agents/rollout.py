@@ -72,9 +72,3 @@ def run_episode(
         steps=steps,
         wall_time_s=time.perf_counter() - start,
     )
-
-
-def count_steps(env: gym.Env) -> int:
-    """Steps in the episode the env has just been reset to (2 per chunk), for progress bars."""
-    core = env.unwrapped
-    return 2 * core.num_sessions * core.chunks_per_session

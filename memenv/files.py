@@ -6,6 +6,7 @@ temporary file and renames it over the target, which replaces a symlink there in
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import IO
@@ -33,3 +34,12 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def sha256_of(path: str | os.PathLike[str], block: int = 1 << 16) -> str:
+    """The hex sha256 of a file, read in blocks (a data file is checked against the digest a protocol pins)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(block), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -155,7 +155,7 @@ def check_data(protocol: Protocol, env: Any) -> None:
     """A protocol pinned to a data file refuses another one (e.g. from ``$MEMR2_LOCOMO_PATH``)."""
     if protocol.data_sha256 is None:
         return
-    from memr2.commands.data import sha256_of
+    from memenv.files import sha256_of
 
     path = Path(env.unwrapped.report.path)
     if sha256_of(path) != protocol.data_sha256:

@@ -55,10 +55,6 @@ class TransformersBackend:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _rng_devices(self) -> list[int]:
-        device = self.device
-        return [device.index or 0] if device.type == "cuda" else []
-
     @torch.no_grad()
     def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig, seed: int) -> list[Sample]:
         """Sample one completion per prompt as a single batch; the same ``seed`` gives the same tokens."""

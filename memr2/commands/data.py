@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from memenv.files import open_no_follow
+from memenv.files import open_no_follow, sha256_of
 
 LOCOMO_COMMIT = "3eb6f2c585f5e1699204e3c3bdf7adc5c28cb376"
 LOCOMO_URL = f"https://raw.githubusercontent.com/snap-research/locomo/{LOCOMO_COMMIT}/data/locomo10.json"
@@ -38,14 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     locomo.add_argument("--sha256", default=LOCOMO_SHA256, help="expected sha256 (default: the pinned one)")
     locomo.add_argument("--force", action="store_true", help="download even if --out already verifies")
     locomo.set_defaults(func=run_locomo)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download(url: str, out: str | os.PathLike[str], sha256: str, *, timeout: float = 60.0) -> Path:

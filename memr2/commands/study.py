@@ -54,9 +54,11 @@ def run(args: argparse.Namespace) -> int:
                          "code (commit, or pass --allow-dirty for results marked dirty)")
     failed = run_study(study, workers=args.workers, only=args.only, progress=not args.no_progress)
     if not args.no_report:  # the whole leaderboard, this study's report included, as `memr2 leaderboard` does
-        from memr2.cli import build_parser
+        from memr2.commands import leaderboard  # its own parser: no cycle back through memr2.cli
 
-        report = build_parser().parse_args(["leaderboard", "--study", args.config])
+        parser = argparse.ArgumentParser(prog="memr2")
+        leaderboard.register(parser.add_subparsers())
+        report = parser.parse_args(["leaderboard", "--study", args.config])
         report.func(report)
     if failed:
         print(f"{failed} cell(s) failed; rerun the same command to retry them (finished cells are skipped)")
