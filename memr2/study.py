@@ -57,6 +57,9 @@ class StudyConfig(BaseModel):
     curricula: list[CurriculumCell] = Field(default_factory=list)
     references: list[str] = Field(default_factory=lambda: ["reference", "restricted-oracle", "store-all"])
     threshold: float = Field(0.8, gt=0, le=1, description="sample efficiency: env steps to this share of the first reference")
+    floor: str | None = Field(
+        None, description="the non-privileged scripted agent (one of references) that trained policies must "
+        "beat on the test seeds before the report draws any conclusion about estimators (None: no floor)")
     paired: list[tuple[str, str]] = Field(default_factory=list, description="(a, b): paired differences a - b by seed")
     results_dir: str = Field(description="where every cell's result JSON goes")
     runs_dir: str = Field(description="run directories (checkpoints, metrics.jsonl) and logs")
@@ -95,6 +98,8 @@ class StudyConfig(BaseModel):
         if set(study.learning_rate) - trained:
             raise ValueError(f"{path}: learning_rate names {sorted(set(study.learning_rate) - trained)}, which the "
                              f"grid does not train (estimators: {sorted(trained)})")
+        if study.floor is not None and study.floor not in study.references:
+            raise ValueError(f"{path}: floor {study.floor!r} must be one of references {study.references}")
         if study.learning_rate and study.learning_rates:
             raise ValueError(f"{path}: give learning_rates (a sweep) or learning_rate (the rates a sweep chose), not both")
         return study

@@ -162,6 +162,33 @@ def timing_summary(study: StudyConfig) -> str:
             f"{'/'.join(map(str, cpus))} CPU core(s).")
 
 
+def floor_table(study: StudyConfig, results: dict[str, RunResult], alpha: float = 0.05) -> str:
+    """Does each estimator's chosen policy beat the floor (a non-privileged scripted agent) on the test seeds?
+
+    Per estimator and horizon: the floor's test score, the trained policies' mean minus it [95 % CI] over seeds, a
+    one-sided sign-flip p-value that the mean exceeds the floor, Holm-adjusted over the table, and the verdict.
+    """
+    from memr2.stats import holm, sign_flip_p_value
+
+    rows = []
+    for horizon, estimator in itertools.product(study.horizons, study.estimators):
+        floor = _reference(study, results, study.floor, horizon, "test")
+        runs = [r for r in _cells(study, results, [horizon], estimator) if r.test_metrics]
+        if floor is None or not runs:
+            continue
+        margins = [r.test_metrics.score - floor for r in runs]
+        two_sided = sign_flip_p_value(margins)
+        one_sided = two_sided / 2 if sum(margins) > 0 else 1.0 - two_sided / 2
+        rows.append((horizon, estimator, floor, margins, one_sided))
+    lines = table_header(["horizon", "estimator", f"{study.floor} (floor)", "trained - floor [95% CI]", "Holm p",
+                          "beats the floor"])
+    for (horizon, estimator, floor, margins, _), p in zip(rows, holm([r[4] for r in rows])):
+        mean, low, high = bootstrap_ci(margins)
+        lines.append(table_row([str(horizon), f"`{estimator}`", f"{floor:.3f}", f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]",
+                                f"{p:.3f}", "**yes**" if p < alpha and mean > 0 else "no"]))
+    return "\n".join(lines)
+
+
 def sweep_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
     """A learning-rate sweep: per horizon, estimator and rate, the chosen checkpoint's validation score (the only
     score a choice may use), mean [95 % CI] over seeds; the best rate of each row in bold."""
@@ -210,12 +237,15 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
              "reference's validation score (over the seeds that reached it). Diagnostics are means over the first / "
              "last 5 iterations: the share of groups whose rewards all tie (they teach nothing) and the share of "
              "UPDATEs aimed at a memory about the fact's key.\n\n" + cell_table(study, results),
+             f"#### Do trained policies beat the floor?\n\nA conclusion about estimators is drawn only where the "
+             f"trained policies beat `{study.floor}`, a non-privileged scripted agent, on the same test seeds.\n\n"
+             + floor_table(study, results) if study.floor else "",
              "#### Paired differences (same training seeds)\n\nBold Holm p: the difference is significant at 0.05 "
              "after Holm's correction over every row of this table (sign-flip test over seeds). The power columns "
              "say how small a difference these seeds could have found. With n seeds no sign-flip p is below 2 / 2^n "
              "(0.0625 at 5 seeds), and a bootstrap CI over so few seeds is too narrow.\n\n"
              + paired_differences(study, results, _pairs(study))]
-    parts += [f"![{Path(f).stem}]({f})" for f in figures]
+    parts = [part for part in parts if part] + [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n\n".join(parts)
 
 

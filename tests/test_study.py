@@ -155,3 +155,28 @@ def test_a_learning_rate_sweep_plans_each_rate_and_reports_validation_only(tmp_p
     chosen = StudyConfig.from_file(write_study(tmp_path, learning_rate={"grpo": 0.003}))
     argv = next(c.argv for c in plan(chosen) if c.name == "tiny__h2__grpo__seed0")
     assert argv[argv.index("--learning-rate") + 1] == "0.003"
+
+
+def test_the_floor_table_says_whether_trained_policies_beat_the_scripted_agent(tmp_path):
+    from memr2.results import Metrics, MemoryStats, RunResult
+    from memr2.study import reference_cell_name
+    from memr2.study_report import floor_table
+
+    study = StudyConfig.from_file(write_study(tmp_path, references=["reference"], floor="reference", curricula=[],
+                                              seeds=list(range(6))))
+
+    def result(score, kind="train"):
+        return RunResult(kind=kind, env_id="e", agent="a", scorer="rule", metrics=Metrics(score=score),
+                         memory=MemoryStats(entries=0, tokens=0), invalid_actions=0, wall_time_s=0, version="0",
+                         test_metrics=Metrics(score=score) if kind == "train" else None)
+
+    results = {reference_cell_name(study, "reference", 2, "test"): result(0.5, "eval")}
+    for seed in range(6):
+        results[f"tiny__h2__grpo__seed{seed}"] = result(0.7 + 0.01 * seed)  # above the floor on every seed
+        results[f"tiny__h2__logo-sum__seed{seed}"] = result(0.45 + 0.02 * (seed % 2))  # below it
+    rows = {line.split(" | ")[1]: line for line in floor_table(study, results).splitlines() if "`" in line}
+    # one-sided exact sign-flip p = 1/64 for six positive margins; Holm over 2 rows -> 2/64
+    assert "| 0.031 | **yes** |" in rows["`grpo`"] and "+0.225" in rows["`grpo`"]
+    assert rows["`logo-sum`"].endswith("| no |")
+    with pytest.raises(ValueError, match="floor"):
+        StudyConfig.from_file(write_study(tmp_path, references=["store-all"], floor="reference"))
