@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-slow bench llama-wheel llama-server
+.PHONY: install demo test test-slow bench llama-wheel llama-server repro-fixture
 
 $(BIN)/memr2: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +64,11 @@ llama-wheel: $(LLAMA_WHEEL_STAMP)
 # Installs the cached wheel plus the server's pure-Python dependencies (fastapi, uvicorn, ...) into .venv.
 llama-server: llama-wheel
 	$(BIN)/pip install -q --find-links $(WHEEL_DIR) "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
+
+# The committed training cell that tests/test_reproduction.py reruns (regenerate it on a clean checkout after a
+# change that alters training numerics; the result records its commit, which must be clean).
+repro-fixture: install
+	$(BIN)/memr2 train --config configs/study-v2-trainer.yaml --estimator logo --seed 0 --curriculum 4 \
+		--env-steps-per-stage 800 --eval-every 2 --eval-seeds 100000 100001 --test-seeds 200000 200001 \
+		--output-dir runs/repro-fixture --overwrite --run-name train_cell --no-progress
+	cp runs/repro-fixture/train_cell.json tests/data/train_cell.json
