@@ -208,7 +208,7 @@ class TrainerConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown TrainerConfig field(s) {unknown}; known fields: {sorted(known)}")
-        return cls(**data)
+        return cls(**_typed_fields(cls, data))
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainerConfig":
@@ -216,7 +216,12 @@ class TrainerConfig:
         path = Path(path)
         text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
+            try:
+                data = yaml.safe_load(text) or {}
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
         elif path.suffix == ".toml":
             data = tomllib.loads(text)
         elif path.suffix == ".json":
@@ -233,3 +238,22 @@ class TrainerConfig:
     def help(cls) -> dict[str, str]:
         """Field name -> help string."""
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+
+def _typed_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` validated against the fields' annotations with pydantic (a file's ``iterations: ten`` is a
+    ``ValueError`` naming the field, not a ``TypeError`` deep in ``__post_init__``); values are kept as given
+    where they already have the annotated type."""
+    import typing
+
+    from pydantic import TypeAdapter, ValidationError
+
+    hints = typing.get_type_hints(cls)
+    typed = dict(data)
+    for name, value in data.items():
+        try:
+            typed[name] = TypeAdapter(hints[name]).validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise ValueError(f"TrainerConfig field {name}={value!r}: {error['msg']}") from None
+    return typed
