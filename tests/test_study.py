@@ -18,7 +18,7 @@ TRAINER = {"env_id": "MemoryR2/Synthetic-v1", "policy": "feature", "num_generati
 def write_study(tmp_path: Path, **overrides) -> Path:
     (tmp_path / "trainer.yaml").write_text(yaml.safe_dump({"trainer": TRAINER}))
     study = {"name": "tiny", "trainer_config": "trainer.yaml", "estimators": ["grpo", "logo-sum"],
-             "horizons": [2], "seeds": [0, 1], "env_steps": 40, "eval_every": {1: 1, 2: 1},
+             "horizons": [2], "seeds": [0, 1], "env_steps": 40, "eval_every": {1: 2, 2: 2},
              "curricula": [{"estimator": "logo", "curriculum": [1, 2]}], "references": ["restricted-oracle"],
              "paired": [["logo-sum", "grpo"]], "results_dir": str(tmp_path / "results"), "runs_dir": str(tmp_path / "runs"),
              **overrides}
