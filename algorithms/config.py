@@ -45,7 +45,8 @@ class TrainerConfig:
     """Configuration of one training run (all stages of the curriculum)."""
 
     # -- what is trained on what ------------------------------------------------------------------------------
-    env_id: str = _f("MemoryR2/Synthetic-v0", "Gymnasium id of the memory environment.")
+    env_id: str = _f("MemoryR2/Synthetic-v1", "Gymnasium id of the memory environment (default: Synthetic-v1; "
+                     "Synthetic-v0 is deprecated).")
     env_kwargs: dict = _f({}, "Extra keyword arguments for gymnasium.make (max_sessions comes from curriculum).")
     estimator: str = _f(
         "logo",
