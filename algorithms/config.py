@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 
-from memenv.files import write_text_atomic
+from memenv.files import read_yaml, write_text_atomic
 
 try:
     import tomllib
@@ -217,12 +216,7 @@ class TrainerConfig:
         path = Path(path)
         text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
-            try:
-                data = yaml.safe_load(text) or {}
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-                raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+            data = read_yaml(path) or {}
         elif path.suffix == ".toml":
             data = tomllib.loads(text)
         elif path.suffix == ".json":

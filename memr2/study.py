@@ -23,10 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from memenv.files import write_text_atomic
+from memenv.files import read_yaml, write_text_atomic
 from memr2.results import read_result, slug
 
 STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
@@ -78,12 +77,7 @@ class StudyConfig(BaseModel):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> "StudyConfig":
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+        data = read_yaml(path)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of study fields")
         study = cls.model_validate(data.get("study", data))

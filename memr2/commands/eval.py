@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -148,14 +149,20 @@ class RequireActions(gym.Wrapper):
 
 
 def writable_folder(folder: Path, flag: str) -> None:
-    """Pre-flight: ``folder`` exists (created if needed) and a file can be written in it; a ``ValueError`` naming
+    """Pre-flight, writing nothing: ``folder`` can hold a new file (an existing folder takes a probe file, deleted at
+    once; a missing one needs its nearest existing ancestor to be a writable folder); a ``ValueError`` naming
     ``flag`` otherwise, before any episode runs."""
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{flag} {folder}: a file is in the way; give a folder")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {folder}: {existing} is a file, not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        if existing == folder:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot create folders in {existing}")
     except OSError as exc:
         raise ValueError(f"{flag} {folder}: cannot write there ({exc.strerror or exc})") from None
 
@@ -277,6 +284,7 @@ def print_table(result: RunResult) -> None:
 def run(args: argparse.Namespace) -> int:
     check_outputs(args)
     if args.save_trajectories:
+        Path(args.save_trajectories).parent.mkdir(parents=True, exist_ok=True)
         with open(args.save_trajectories, "w", encoding="utf-8") as trajectories:
             result, interrupted = evaluate(args, trajectories)
             if interrupted:  # the last episode's lines may stop mid-episode: say so in the file itself
@@ -305,6 +313,7 @@ def save_partial(result: RunResult, args: argparse.Namespace) -> int:
     saved = "no episode had finished"
     if result.episodes:
         path = Path(args.output_dir) / f"{slug(result.run_name or default_run_name(result))}.json.partial"
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, result.model_dump_json(indent=2) + "\n")
         saved = f"the {len(result.episodes)} finished episode(s) are in {path}"
     marked = f"; {args.save_trajectories} ends with a partial marker" if args.save_trajectories else ""
