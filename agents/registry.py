@@ -38,5 +38,6 @@ def make_agent(name: str, **kwargs: Any) -> MemoryAgent:
     check_keywords(factory, kwargs, f"agent {name!r}")
     agent = factory(**kwargs)
     if not callable(getattr(agent, "act", None)):
-        raise TypeError(f"{name!r} built {type(agent).__name__}, which has no act(observation, info) method")
+        raise ValueError(f"agent {name!r} built {type(agent).__name__}, which has no act(observation, info) method; "
+                         "the factory must return an object with act() (docs/agents.md)")
     return agent

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 
-from memenv.files import write_text_atomic
+from memenv.files import read_yaml, write_text_atomic
 
 try:
     import tomllib
@@ -45,7 +44,8 @@ class TrainerConfig:
     """Configuration of one training run (all stages of the curriculum)."""
 
     # -- what is trained on what ------------------------------------------------------------------------------
-    env_id: str = _f("MemoryR2/Synthetic-v0", "Gymnasium id of the memory environment.")
+    env_id: str = _f("MemoryR2/Synthetic-v1", "Gymnasium id of the memory environment (default: Synthetic-v1; "
+                     "Synthetic-v0 is deprecated).")
     env_kwargs: dict = _f({}, "Extra keyword arguments for gymnasium.make (max_sessions comes from curriculum).")
     estimator: str = _f(
         "logo",
@@ -219,7 +219,7 @@ class TrainerConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown TrainerConfig field(s) {unknown}; known fields: {sorted(known)}")
-        return cls(**data)
+        return cls(**_typed_fields(cls, data))
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainerConfig":
@@ -227,7 +227,7 @@ class TrainerConfig:
         path = Path(path)
         text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
+            data = read_yaml(path) or {}
         elif path.suffix == ".toml":
             data = tomllib.loads(text)
         elif path.suffix == ".json":
@@ -244,3 +244,22 @@ class TrainerConfig:
     def help(cls) -> dict[str, str]:
         """Field name -> help string."""
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+
+def _typed_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` validated against the fields' annotations with pydantic (a file's ``iterations: ten`` is a
+    ``ValueError`` naming the field, not a ``TypeError`` deep in ``__post_init__``); values are kept as given
+    where they already have the annotated type."""
+    import typing
+
+    from pydantic import TypeAdapter, ValidationError
+
+    hints = typing.get_type_hints(cls)
+    typed = dict(data)
+    for name, value in data.items():
+        try:
+            typed[name] = TypeAdapter(hints[name]).validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise ValueError(f"TrainerConfig field {name}={value!r}: {error['msg']}") from None
+    return typed

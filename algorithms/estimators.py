@@ -156,7 +156,8 @@ def get_estimator(name: str) -> Estimator:
         raise ValueError(f"unknown estimator {name!r}; choose one of {sorted(ESTIMATORS)} or 'package.module:factory'")
     estimator = resolve_spec(name, method="rows", what="estimator factory")()
     if not isinstance(estimator, Estimator):
-        raise TypeError(f"estimator {name!r} returned {type(estimator).__name__}, not algorithms.estimators.Estimator")
+        raise ValueError(f"estimator {name!r} returned {type(estimator).__name__}, not algorithms.estimators.Estimator "
+                         "(docs/estimators.md)")
     return estimator
 
 

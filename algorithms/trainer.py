@@ -1,7 +1,7 @@
 """The trainer: rollouts -> rows (by estimator) -> group advantages -> clipped policy-gradient update.
 
 Reads top to bottom like CleanRL: :class:`Trainer` builds envs for the current horizon, collects ``n`` rollouts
-per conversation (plus local rerollouts for ``logo`` / ``local``), turns them into rows with
+per conversation (plus local rerollouts for ``logo`` / ``local`` / ``logo-sum``), turns them into rows with
 :func:`~algorithms.estimators.build_rows`, z-scores rewards per group and takes ``num_iterations`` gradient steps.
 A curriculum runs stages of growing horizon, each warm-started from the previous stage's best validation
 checkpoint. Under ``accelerate launch`` (DDP) each rank rolls out its own conversations and gradients are

@@ -13,7 +13,9 @@ For every registered env and both roles, in this one run:
 
 The goal: the worst ratio is at most 10. Usage::
 
-    python benchmarks/adversarial_actions.py [--examples 2000] [--repeats 5] [--budget 10]
+    python benchmarks/adversarial_actions.py [--examples 2000] [--repeats 5] [--budget 10] [--quick]
+
+``--quick`` is a smoke run (20 fuzzed actions per env and role, 2 tries per timing).
 """
 
 from __future__ import annotations
@@ -83,13 +85,16 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=2000, help="fuzzed actions per env and role")
     parser.add_argument("--repeats", type=int, default=5, help="tries per timed action")
     parser.add_argument("--budget", type=float, default=10.0, help="over budget: slower than this x normal")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 20 examples, 2 repeats")
     args = parser.parse_args()
+    if args.quick:
+        args.examples, args.repeats = 20, 2
 
     worst = (0.0, "")
     for env_id in sorted(ENVS):
         for role in ("extractor", "manager"):
             ready = env_at(env_id, role)
-            normal = normal_seconds(ready, max(args.repeats, 25))
+            normal = normal_seconds(ready, max(args.repeats, 5 if args.quick else 25))
             print(f"\n{env_id} {role}: normal step {normal * 1e3:.3f} ms")
             for name, action in adversarial_actions(role).items():
                 ratio = step_seconds(ready, action, args.repeats) / normal

@@ -7,7 +7,9 @@ ratio and whether the goals hold: clone(10k) / clone(100) <= 2 and deepcopy / cl
 
 Usage::
 
-    python benchmarks/clone_cost.py [--sizes 100 1000 10000] [--repeats 200]
+    python benchmarks/clone_cost.py [--sizes 100 1000 10000] [--repeats 200] [--quick]
+
+``--quick`` is a smoke run (sizes 100 and 10000, a few repeats, seconds); its goal lines are a rough reading.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import copy
 import statistics
 import time
 
-from memenv.actions import AddOp, ExtractAction, ManageAction
+from memenv.actions import MAX_ACTION_ITEMS, AddOp, ExtractAction, ManageAction
 from memenv.data.synthetic import ATTRIBUTES, PEOPLE
 from memenv.envs.synthetic import SyntheticEnv
 
 
 def filled_env(size: int, sessions: int = 32) -> SyntheticEnv:
-    """A Synthetic-v0 env mid-episode whose bank holds ``size`` entries, ADDed by ordinary manager steps."""
+    """A Synthetic-v0 env mid-episode whose bank holds ``size`` entries, ADDed by ordinary manager steps (at most
+    ``MAX_ACTION_ITEMS`` ADDs a step, so a large bank gets more sessions)."""
+    sessions = max(sessions, -(-size // MAX_ACTION_ITEMS) + 1)
     env = SyntheticEnv(max_sessions=sessions)
     env.reset(seed=0)
     contents = [
@@ -52,7 +56,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000], help="bank sizes")
     parser.add_argument("--repeats", type=int, default=200, help="clone timings per size (median reported)")
     parser.add_argument("--deepcopy-repeats", type=int, default=5, help="deepcopy timings per size")
+    parser.add_argument("--quick", action="store_true", help="smoke run: sizes 100 10000, 20 / 1 repeats")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.repeats, args.deepcopy_repeats = [100, 10000], 20, 1
     rows = []
     for size in args.sizes:
         env = filled_env(size)

@@ -1,6 +1,8 @@
 """The decision-value probe of Synthetic-v1 (see agents/decision_probe.py): mean reward change per swap kind.
 
     python benchmarks/decision_value_probe.py [--env MemoryR2/Synthetic-v1] [--seeds 0 1 2 3 4 5] [--max-sessions 8]
+
+``--quick``: one seed at 2 sessions (a smoke run).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ def main() -> None:
     parser.add_argument("--env", default="MemoryR2/Synthetic-v1")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(6)))
     parser.add_argument("--max-sessions", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="smoke run: seed 0, 2 sessions")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.max_sessions = [0], 2
     start = time.perf_counter()
     env = gym.make(args.env, max_sessions=args.max_sessions, privileged=True)
     summary = summarize_probe(probe(env, args.seeds))

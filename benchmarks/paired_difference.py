@@ -4,15 +4,20 @@
         'leaderboards/results/synthetic-v1-8__grpo__feature__seed*.json'
 
 Runs are paired by ``config.seed``; prints each pair, then the mean difference (A - B) with its 95 % bootstrap CI.
+``--quick`` (no globs) compares the committed logo and grpo runs at 8 sessions shown above.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+from pathlib import Path
 
 from memr2.results import read_result
 from memr2.stats import bootstrap_ci
+
+RESULTS = Path(__file__).resolve().parents[1] / "leaderboards" / "results"
+QUICK = (str(RESULTS / "synthetic-v1-8__logo__feature__seed*.json"), str(RESULTS / "synthetic-v1-8__grpo__feature__seed*.json"))
 
 
 def by_seed(pattern: str) -> dict[int, float]:
@@ -27,9 +32,14 @@ def by_seed(pattern: str) -> dict[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("a", help="glob of result files (A)")
-    parser.add_argument("b", help="glob of result files (B)")
+    parser.add_argument("a", nargs="?", help="glob of result files (A)")
+    parser.add_argument("b", nargs="?", help="glob of result files (B)")
+    parser.add_argument("--quick", action="store_true", help="the committed logo vs grpo runs at 8 sessions")
     args = parser.parse_args()
+    if args.quick and args.a is None:
+        args.a, args.b = QUICK
+    if args.a is None or args.b is None:
+        parser.error("give two globs of result files (A and B), or --quick")
     a, b = by_seed(args.a), by_seed(args.b)
     seeds = sorted(set(a) & set(b))
     if not seeds:

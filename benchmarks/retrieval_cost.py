@@ -11,7 +11,9 @@ full re-index plus the queries (bm25s has no incremental add, xhluca/bm25s#5).
 
 Usage::
 
-    python benchmarks/retrieval_cost.py [--sizes 100 1000 10000] [--k 5] [--repeats 20]
+    python benchmarks/retrieval_cost.py [--sizes 100 1000 10000] [--k 5] [--repeats 20] [--quick]
+
+``--quick`` is a smoke run (sizes 100 and 1000, 2 passes, no bm25s contrast).
 """
 
 from __future__ import annotations
@@ -80,7 +82,10 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5, help="memories retrieved per fact (the env's retrieval_k)")
     parser.add_argument("--repeats", type=int, default=20, help="passes over the 32 steps (median reported)")
     parser.add_argument("--bm25s-repeats", type=int, default=1, help="passes for the bm25s contrast (0 = skip)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: sizes 100 1000, 2 passes, no bm25s")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.repeats, args.bm25s_repeats = [100, 1000], 2, 0
     print(f"{'entries':>8} {'extractor':>10} {'facts/step':>10} {'search step (ms)':>22} "
           f"{'bm25s reindex+query (ms)':>25}")
     results = {}

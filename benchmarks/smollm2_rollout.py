@@ -11,7 +11,7 @@ Prints one JSON object with, from this one run:
 * ``parse_failure_rate`` per role, ``memory`` (entries, tokens), the env's ``recall`` score and the ``llm``
   scorer's LoCoMo F1 (SmolLM2 answering from the final bank), ``logprob_max_abs_diff`` (recorded vs recomputed).
 
-Usage: ``python benchmarks/smollm2_rollout.py [--max-new-tokens 256] [--conversation conv-26] [--no-llm-scorer]``
+Usage: ``python benchmarks/smollm2_rollout.py [--max-new-tokens 256] [--conversation conv-26] [--no-llm-scorer] [--quick]``
 """
 
 from __future__ import annotations
@@ -137,7 +137,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep-cache", action="store_true", help="use the user cache (no first-load timing)")
     parser.add_argument("--no-llm-scorer", action="store_true", help="skip answering the questions with SmolLM2")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 session, 16 new tokens, the user cache, "
+                        "no LLM scorer")
     args = parser.parse_args()
+    if args.quick:
+        args.max_sessions, args.max_new_tokens, args.keep_cache, args.no_llm_scorer = 1, 16, True, True
     result = measure(
         args.conversation, args.max_sessions, args.max_new_tokens, args.temperature, args.seed,
         fresh_cache=not args.keep_cache, llm_scorer=not args.no_llm_scorer,

@@ -59,7 +59,10 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--group", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 session, 16 new tokens, a group of 2")
     args = parser.parse_args()
+    if args.quick:
+        args.max_sessions, args.max_new_tokens, args.group = 1, 16, 2
     results = {name: run_backend(name, args) for name in ("transformers", "vllm")}
     results["vllm_over_transformers"] = {
         key: results["vllm"][key] / results["transformers"][key] for key in ("episode_tokens_per_s", "group_tokens_per_s")

@@ -1,7 +1,7 @@
 """memenv: multi-session memory environments (Gymnasium), after Memory-R2.
 
-``import memenv`` registers ``MemoryR2/Synthetic-v0`` and ``MemoryR2/LoCoMo-v0``; then
-``gymnasium.make("MemoryR2/LoCoMo-v0")``. No torch import anywhere on this package's import path.
+``import memenv`` registers ``MemoryR2/Synthetic-v1`` (the default synthetic env), ``MemoryR2/Synthetic-v0``
+(deprecated, kept for its protocol) and ``MemoryR2/LoCoMo-v0``; then ``gymnasium.make("MemoryR2/Synthetic-v1")``. No torch import anywhere on this package's import path.
 """
 
 from memenv.actions import ExtractAction, ManageAction, ParseError, parse_action

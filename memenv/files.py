@@ -2,6 +2,7 @@
 
 ``open_no_follow`` refuses to open through a symlink (``O_NOFOLLOW``); ``write_text_atomic`` writes a fresh
 temporary file and renames it over the target, which replaces a symlink there instead of writing through it.
+``read_yaml`` reads a config file with a one-line ``ValueError`` (file, line, column) for a syntax error.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 _MODES = {"a": os.O_WRONLY | os.O_CREAT | os.O_APPEND, "x": os.O_WRONLY | os.O_CREAT | os.O_EXCL}
 
@@ -43,3 +44,16 @@ def sha256_of(path: str | os.PathLike[str], block: int = 1 << 16) -> str:
         for chunk in iter(lambda: handle.read(block), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """``yaml.safe_load`` of the file at ``path``; a syntax error is a ``ValueError`` naming the file, the line and
+    the column, not a multi-line traceback."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None

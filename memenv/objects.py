@@ -67,16 +67,27 @@ def _import_from_file(path_text: str) -> ModuleType:
     except ImportError as exc:
         del sys.modules[name]
         raise LoadError(f"importing {path_text!r} failed: {exc}") from exc
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise LoadError(syntax_message(path_text, exc)) from None
     except BaseException:
         del sys.modules[name]
         raise
     return module
 
 
+def syntax_message(target: str, exc: SyntaxError) -> str:
+    """One line for a syntax error in a user's module: file, line and what Python says."""
+    where = f"{exc.filename or target}, line {exc.lineno}" if exc.lineno else (exc.filename or target)
+    return f"{target!r} has a syntax error ({where}): {exc.msg}"
+
+
 def _import_module(name: str) -> ModuleType:
     top = name.partition(".")[0]
     try:
         return importlib.import_module(name)
+    except SyntaxError as exc:
+        raise LoadError(syntax_message(name, exc)) from None
     except ModuleNotFoundError as exc:
         if exc.name not in (top, name) and not name.startswith(f"{exc.name}."):
             raise LoadError(f"importing {name!r} failed: {exc}") from exc  # the module's own imports are missing
@@ -86,6 +97,8 @@ def _import_module(name: str) -> ModuleType:
     sys.path.append(cwd)
     try:
         return importlib.import_module(name)
+    except SyntaxError as exc:
+        raise LoadError(syntax_message(name, exc)) from None
     except ModuleNotFoundError as exc:
         sys.path.remove(cwd)
         if exc.name in (top, name) or name.startswith(f"{exc.name}."):

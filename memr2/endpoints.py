@@ -28,6 +28,9 @@ def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
                        help="served model that answers the questions from memory (selects the llm scorer)")
     group.add_argument("--judge", default=None, metavar="MODEL",
                        help="served model that judges the answers CORRECT/WRONG (J); needs --answerer")
+    group.add_argument("--no-judge-cache", action="store_true",
+                       help="ask the judge again for every verdict instead of reusing cached ones (the fresh "
+                       "verdicts replace them in the cache)")
     group.add_argument("--judge-rubrics", nargs="+", default=["mem0", "strict"], metavar="RUBRIC",
                        help="judge prompts, each reported as its own J (default: %(default)s)")
     group.add_argument("--max-concurrency", type=int, default=8, help="requests in flight (default: %(default)s)")
@@ -63,6 +66,8 @@ def endpoint_env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["max_questions"] = args.max_questions
     if args.judge and not args.answerer:
         raise ValueError("--judge needs --answerer (the judge grades the answerer's answers)")
+    if getattr(args, "no_judge_cache", False) and not args.judge:
+        raise ValueError("--no-judge-cache needs --judge (with --scorer-kwargs, set \"judge_cache\": false there)")
     if not args.answerer:
         return kwargs
     if args.scorer not in (None, "llm"):
@@ -74,6 +79,7 @@ def endpoint_env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             judge=OPENAI_FACTORY,
             judge_kwargs={"model": args.judge, "judge": True, **served},
             judge_rubrics=list(args.judge_rubrics),
+            **({"judge_cache": False} if args.no_judge_cache else {}),
         )
     return {"scorer": "llm", "scorer_kwargs": scorer_kwargs, **kwargs}
 
@@ -93,7 +99,9 @@ def usage_by_role(agent: Any, scorer: Any) -> dict[str, dict[str, Any]]:
         "answerer": getattr(getattr(scorer, "answerer", None), "usage", None),
         "judge": getattr(getattr(scorer, "judge", None), "usage", None),
     }
-    return {role: usage.as_dict() for role, usage in parts.items() if usage is not None}
+    cached = scorer.cache_hits() if callable(getattr(scorer, "cache_hits", None)) else {}
+    return {role: {**usage.as_dict(), **({"cached": cached[role]} if role in cached else {})}
+            for role, usage in parts.items() if usage is not None}
 
 
 def planned_questions(env: Any, plan: list[tuple[int, dict[str, Any], int | None]]) -> int | None:

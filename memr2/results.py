@@ -80,6 +80,7 @@ class EndpointUsage(BaseModel):
     completion_tokens: int = Field(ge=0)
     request_seconds: float = Field(ge=0)
     cost_usd: float | None = None
+    cached: int = Field(0, ge=0, description="replies taken from the answer/verdict cache, with no request sent")
 
 
 class MemoryStats(BaseModel):

@@ -25,10 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from memenv.files import write_text_atomic
+from memenv.files import read_yaml, write_text_atomic
 from memr2.results import read_result, slug
 
 STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
@@ -48,7 +47,8 @@ class StudyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="prefix of every cell's run name")
-    trainer_config: str = Field(description="TrainerConfig file shared by every cell (eval and test seeds come from it)")
+    trainer_config: str = Field(description="TrainerConfig file shared by every cell (eval and test seeds come from "
+                                "it); a relative path is read from the study YAML's folder")
     estimators: list[str] = Field(min_length=1)
     horizons: list[int] = Field(min_length=1)
     seeds: list[int] = Field(min_length=1, description="training seeds; each cell is run once per seed")
@@ -85,9 +85,17 @@ class StudyConfig(BaseModel):
             raise ValueError("eval_every maps horizons >= 1 to intervals >= 1")
         return value
 
+    @model_validator(mode="after")
+    def _paired_in_grid(self) -> "StudyConfig":
+        outside = sorted({name for pair in self.paired for name in pair} - set(self.estimators))
+        if outside:
+            raise ValueError(f"paired names {outside}, which are not in estimators {self.estimators}; a paired "
+                             "difference compares two estimators of the grid")
+        return self
+
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> "StudyConfig":
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = read_yaml(path)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of study fields")
         study = cls.model_validate(data.get("study", data))
@@ -102,12 +110,51 @@ class StudyConfig(BaseModel):
             raise ValueError(f"{path}: floor {study.floor!r} must be one of references {study.references}")
         if study.learning_rate and study.learning_rates:
             raise ValueError(f"{path}: give learning_rates (a sweep) or learning_rate (the rates a sweep chose), not both")
-        return study
+        return study.model_copy(update={"trainer_config": resolve_beside(path, study.trainer_config, "trainer_config")})
 
     def trainer(self):  # -> TrainerConfig (imported lazily: it pulls in the estimators)
         from algorithms.config import TrainerConfig
 
         return TrainerConfig.from_file(self.trainer_config)
+
+
+def resolve_beside(config: str | os.PathLike[str], name: str, field: str) -> str:
+    """``name`` (a file a config names) read from ``config``'s folder when relative, shown relative to the current
+    directory when it lies under it (so recorded commands stay short); a missing file is a ``FileNotFoundError``
+    (which says so when the file is where the current directory would have found it)."""
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        path = Path(config).resolve().parent / path
+    if not path.is_file():
+        hint = (f"; {name} exists relative to the current directory, but {field} is read from the study YAML's "
+                f"folder: write it relative to {Path(config).parent}/") if Path(name).is_file() else ""
+        raise FileNotFoundError(f"{config}: {field} {name}: no such file {path}{hint}")
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def check_study(study: StudyConfig) -> None:
+    """Pre-flight, before any cell runs (also for ``--dry-run``): the trainer config parses, every estimator and
+    every reference agent resolves (a typo or a bad ``module:factory`` is a ``ValueError`` now, not when its cell
+    launches), and the validation and test seeds are consecutive."""
+    from agents.registry import agent_factory
+    from algorithms.estimators import get_estimator
+
+    trainer = study.trainer()
+    for estimator in dict.fromkeys([*study.estimators, *(c.estimator for c in study.curricula)]):
+        try:
+            get_estimator(estimator)
+        except ValueError as exc:
+            raise ValueError(f"estimators: {exc}") from None
+    for agent in study.references:
+        try:
+            agent_factory(agent)
+        except ValueError as exc:
+            raise ValueError(f"references: {exc}") from None
+    for split, seeds in (("validation", trainer.eval_seeds), ("test", trainer.test_seeds)):
+        _seed_span(seeds, f"{study.trainer_config}: {split} seeds")
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memr2.leaderboard import plot_mean_curve, table_header, table_row, train_summary
+from memr2.leaderboard import eval_table, plot_mean_curve, table_header, table_row, train_summary
 from memr2.results import RunResult, read_result
 from memr2.stats import bootstrap_ci, format_ci
 from memr2.study import TIMING_FILE, StudyConfig, plan, reference_cell_name, train_cell_name
@@ -210,8 +210,18 @@ def sweep_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
     return "\n".join(lines)
 
 
-def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Sequence[str] = ()) -> str:
-    """The study report (markdown), generated from its result files."""
+def study_baselines(study: StudyConfig, baselines: Sequence[RunResult]) -> list[RunResult]:
+    """The committed baseline rows on the study's environment at its horizons (``memr2 leaderboard --baselines``)."""
+    if not baselines:
+        return []
+    env_id, horizons = study.trainer().env_id, set(study.horizons)
+    return [r for r in baselines if r.env_id == env_id and r.env_kwargs.get("max_sessions") in horizons]
+
+
+def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Sequence[str] = (),
+                 baselines: Sequence[RunResult] = ()) -> str:
+    """The study report (markdown), generated from its result files; ``baselines`` (committed reference rows, see
+    :func:`study_baselines`) get a table of their own, since they ran on their protocol's seeds, not the study's."""
     if not results:
         return f"_No results of study `{study.name}` yet: run `memr2 study`._"
     trainer = study.trainer()
@@ -245,7 +255,11 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
              "say how small a difference these seeds could have found. With n seeds no sign-flip p is below 2 / 2^n "
              "(0.0625 at 5 seeds), and a bootstrap CI over so few seeds is too narrow.\n\n"
              + paired_differences(study, results, _pairs(study))]
-    parts = [part for part in parts if part] + [f"![{Path(f).stem}]({f})" for f in figures]
+    parts = [part for part in parts if part]
+    if baselines:
+        parts.append("#### Committed baseline rows (their protocol's seeds, not the study's test seeds)\n\n"
+                     + eval_table(baselines))
+    parts += [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n\n".join(parts)
 
 
@@ -276,7 +290,8 @@ def plot_study(study: StudyConfig, results: dict[str, RunResult], folder: str | 
             ax.axhline(study.threshold * reference, color="grey", linestyle=":", linewidth=1,
                        label=f"{study.threshold:.0%} of {study.references[0]}")
         ax.set_title(f"{horizon} sessions")
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
         ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation score")

@@ -67,3 +67,14 @@ def test_yaml_toml_roundtrip(tmp_path):
     (tmp_path / "c.ini").write_text("estimator = logo\n")
     with pytest.raises(ValueError, match="unknown config format"):
         TrainerConfig.from_file(tmp_path / "c.ini")
+
+
+def test_training_defaults_to_synthetic_v1():
+    """Issue 21 item 12: Synthetic-v0 is deprecated; a default config trains on v1."""
+    from memr2.cli import build_parser
+
+    assert TrainerConfig().env_id == "MemoryR2/Synthetic-v1"
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    help_text = train.format_help()
+    assert "Synthetic-v1" in help_text and "restricted-oracle" in build_parser()._subparsers._group_actions[0].choices[
+        "eval"].format_help()

@@ -90,5 +90,5 @@ def test_docs_show_the_example_file_verbatim():
     docs = (EXAMPLES.parent / "agents.md").read_text()
     body = example[example.index("class KeepStatements"):].strip()
     assert body in docs
-    assert "memr2 eval --env MemoryR2/Synthetic-v0 --agent my_agent:make_agent" in docs
+    assert "memr2 eval --env MemoryR2/Synthetic-v1 --agent my_agent:make_agent" in docs
     assert "--agent path/to/my_agent.py:make_agent" in docs

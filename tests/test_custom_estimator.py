@@ -36,7 +36,7 @@ def test_memr2_train_runs_an_estimator_from_a_file(tmp_path):
 def test_estimator_specs_are_checked_before_use(tmp_path, monkeypatch):
     (tmp_path / "bad_estimators.py").write_text("def not_an_estimator():\n    return 42\nvalue = 3\n")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(TypeError, match="not algorithms.estimators.Estimator"):
+    with pytest.raises(ValueError, match="not algorithms.estimators.Estimator"):
         get_estimator("bad_estimators.py:not_an_estimator")
     with pytest.raises(ValueError, match="not usable as the estimator factory"):
         get_estimator("bad_estimators.py:value")

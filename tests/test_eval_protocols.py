@@ -137,3 +137,15 @@ def test_an_explicit_run_name_replaces_its_file(tmp_path):
     first = write_result(_result().model_copy(update={"run_name": "mine"}), tmp_path)
     second = write_result(_result().model_copy(update={"run_name": "mine", "metrics": Metrics(score=0.9)}), tmp_path)
     assert first == second == tmp_path / "mine.json" and read_result(first).metrics.score == 0.9
+
+
+def test_docs_list_every_protocol():
+    """Issue 21 item 12: docs/leaderboard.md listed 4 of the 8 protocols."""
+    from pathlib import Path
+
+    from memr2.protocols import PROTOCOLS
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "leaderboard.md").read_text()
+    table = docs.split("| protocol | environment |")[1].split("```")[0]
+    rows = [line for line in table.splitlines() if line.strip().startswith("| `")]
+    assert sorted(line.split("`")[1] for line in rows) == sorted(PROTOCOLS)

@@ -87,6 +87,7 @@ def test_committed_leaderboard_regenerates_byte_for_byte(tmp_path, monkeypatch):
         text = (repo / name).read_text()
         (tmp_path / name).write_text(stale.get(name, lambda t: t)(text))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("memr2.workspace.checkout_root", lambda: tmp_path)  # checkout mode: the defaults regenerate
     assert main(["leaderboard"]) == 0
     for name in generated:
         assert (tmp_path / name).read_bytes() == (repo / name).read_bytes(), name
@@ -148,6 +149,8 @@ def test_a_result_file_never_writes_into_source_code(tmp_path, monkeypatch):
         result = _result("store-all", 0.5, protocol=protocol, display_name=evil)
         write_result(result.model_copy(update={"run_name": f"evil-{protocol}"}), "leaderboards/results")
     Path("README.md").write_text(f"{START}\n{END}\n")
+    monkeypatch.setattr("memr2.workspace.checkout_root", lambda: tmp_path)  # checkout mode: README.md is spliced
     assert main(["leaderboard", "--study", ""]) == 0
+    assert "| evil" in Path("README.md").read_text()
     assert source.read_bytes() == before
     assert not any(evil in path.read_text() for path in tmp_path.rglob("*.py"))

@@ -123,3 +123,24 @@ def test_judge_without_answerer_and_bad_rubric_are_one_line_errors(model_server,
     assert main(["eval", "--agent", "store-all", "--base-url", url, "--answerer", "served", "--judge", "served",
                  "--judge-rubrics", "lenient", "--no-progress", "--output-dir", str(tmp_path)]) == 2
     assert "unknown judge rubric 'lenient'" in capsys.readouterr().err
+
+
+def test_cached_verdicts_are_reported_and_no_judge_cache_asks_the_judge_again(model_server, tmp_path, monkeypatch,
+                                                                              capsys):
+    """Issue 21 item 4: a verdict reused from the cache was silent (``requests: 0``) and could not be bypassed."""
+    monkeypatch.setenv("MEMR2_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MEMR2_LOCOMO_PATH", raising=False)
+    url = model_server.url_for("/v1")
+    first, _ = run_eval(tmp_path, url, "first")
+    assert first["usage"]["judge"]["cached"] == 0 and first["usage"]["judge"]["requests"] == 6
+    capsys.readouterr()
+    again, _ = run_eval(tmp_path, url, "again")
+    assert again["usage"]["judge"] | {"requests": 0, "cached": 6} == again["usage"]["judge"]
+    assert again["usage"]["answerer"]["cached"] == 3
+    assert "judge: 6 replies from the cache (--no-judge-cache asks the judge again)" in capsys.readouterr().out
+    fresh, _ = run_eval(tmp_path, url, "fresh", "--no-judge-cache")
+    assert (fresh["usage"]["judge"]["requests"], fresh["usage"]["judge"]["cached"]) == (6, 0)
+    assert fresh["usage"]["answerer"]["cached"] == 3  # only the verdicts are asked again
+    assert fresh["metrics"]["judge"]["rubrics"]["mem0-v1"]["score"] == 1.0
+    assert main(["eval", "--agent", "store-all", "--no-judge-cache", "--output-dir", str(tmp_path)]) == 2
+    assert "--no-judge-cache needs --judge" in capsys.readouterr().err

@@ -18,8 +18,8 @@ TRAINER = {"env_id": "MemoryR2/Synthetic-v1", "policy": "feature", "num_generati
 
 def write_study(tmp_path: Path, **overrides) -> Path:
     (tmp_path / "trainer.yaml").write_text(yaml.safe_dump({"trainer": TRAINER}))
-    study = {"name": "tiny", "trainer_config": str(tmp_path / "trainer.yaml"), "estimators": ["grpo", "logo-sum"],
-             "horizons": [2], "seeds": [0, 1], "env_steps": 40, "eval_every": {1: 1, 2: 1},
+    study = {"name": "tiny", "trainer_config": "trainer.yaml", "estimators": ["grpo", "logo-sum"],
+             "horizons": [2], "seeds": [0, 1], "env_steps": 40, "eval_every": {1: 2, 2: 2},
              "curricula": [{"estimator": "logo", "curriculum": [1, 2]}], "references": ["restricted-oracle"],
              "paired": [["logo-sum", "grpo"]], "results_dir": str(tmp_path / "results"), "runs_dir": str(tmp_path / "runs"),
              **overrides}
@@ -45,10 +45,19 @@ def test_bad_study_configs_are_clear_errors(tmp_path):
         StudyConfig.from_file(write_study(tmp_path, env_step=3))
 
 
-def test_study_runs_skips_finished_cells_resumes_and_reports(tmp_path, capsys):
-    path = write_study(tmp_path)
+def test_study_runs_skips_finished_cells_resumes_and_reports(tmp_path, capsys, monkeypatch):
+    """Run from a user's empty folder (issue 21 item 6): the cells and the report land in the study's own results
+    and runs folders, and nothing else is written."""
+    user = tmp_path / "user"
+    user.mkdir()
+    monkeypatch.chdir(user)
+    path = write_study(tmp_path, results_dir="results", runs_dir="runs")
     study = StudyConfig.from_file(path)
-    assert main(["study", "--config", str(path), "--workers", "2", "--no-progress", "--no-report", "--allow-dirty"]) == 0
+    assert main(["study", "--config", str(path), "--workers", "2", "--no-progress", "--allow-dirty"]) == 0
+    written = {p.relative_to(user).parts[0] for p in user.rglob("*")}
+    assert written == {"results", "runs"}, written
+    assert "Headline: test score" in (user / "results" / "study.md").read_text()
+    assert (user / "results" / "study_curves.png").stat().st_size > 1000
     results = load_study(study)
     assert set(results) == {c.name for c in plan(study)}
     for name, result in results.items():
@@ -107,9 +116,9 @@ def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["study-synthetic-v1.yaml", "study-demo.yaml"])
-def test_committed_study_configs_load_and_plan(name, monkeypatch):
+def test_committed_study_configs_load_and_plan(name, tmp_path, monkeypatch):
     root = Path(__file__).resolve().parents[1]
-    monkeypatch.chdir(root)  # the configs name their trainer config relative to the repository
+    monkeypatch.chdir(tmp_path)  # the trainer config is read from the study YAML's folder, whatever the cwd
     study = StudyConfig.from_file(root / "configs" / name)
     cells = plan(study)
     assert len({c.name for c in cells}) == len(cells)  # one result file per cell
@@ -118,7 +127,8 @@ def test_committed_study_configs_load_and_plan(name, monkeypatch):
 
 
 def test_an_estimator_given_as_a_file_spec_gets_a_file_safe_cell_name(tmp_path):
-    study = StudyConfig.from_file(write_study(tmp_path, estimators=["docs/examples/my_estimator.py:make_estimator"]))
+    study = StudyConfig.from_file(write_study(tmp_path, estimators=["docs/examples/my_estimator.py:make_estimator"],
+                                              paired=[]))
     name = next(c.name for c in plan(study) if c.kind == "train")
     assert name == "tiny__h2__docs-examples-my_estimator.py-make_estimator__seed0"
 

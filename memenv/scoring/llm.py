@@ -63,12 +63,15 @@ def default_cache_dir() -> Path:
 class AnswerCache:
     """Replies keyed by sha256(model name, prompt), kept in memory and appended to one JSONL file per model."""
 
-    def __init__(self, directory: Path | None, model: str) -> None:
+    def __init__(self, directory: Path | None, model: str, *, read: bool = True) -> None:
+        """``read=False`` ignores the replies already on disk (each prompt goes to the model again) but still
+        appends the new ones, which then win over the old on the next read."""
         self.model = model
         file_name = f"{hashlib.sha256(model.encode()).hexdigest()[:16]}.jsonl"
         self.path = None if directory is None else Path(directory) / file_name
         self._replies: dict[str, str] = {}
-        if self.path is not None and self.path.is_file():
+        self.hits = 0  # prompts answered from the cache (no request sent), counted by cached_answers
+        if read and self.path is not None and self.path.is_file():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     item = json.loads(line)
@@ -96,6 +99,7 @@ class AnswerCache:
 def cached_answers(answerer: Answerer, cache: AnswerCache, prompts: Sequence[str]) -> list[str]:
     """Replies for ``prompts``; only prompts never seen before reach the model (once each, in one call)."""
     missing = list(dict.fromkeys(p for p in prompts if cache.get(p) is None))
+    cache.hits += sum(cache.get(p) is not None for p in prompts)
     if missing:
         replies = answerer.answer(missing)
         if len(replies) != len(missing):
@@ -138,6 +142,8 @@ class LLMScorer:
         top_k: memories retrieved per speaker.
         metric: the record's ``score``: ``"f1"`` (LoCoMo per-category F1), ``"bleu1"`` or ``"judge"``.
         cache_dir: where answers are cached; None uses :func:`default_cache_dir`; ``False`` keeps them in memory.
+        judge_cache: ``False`` asks the judge again for every verdict instead of reusing cached ones (the fresh
+            verdicts still replace the cached ones); :meth:`cache_hits` counts what the cache answered.
     """
 
     name = "llm"
@@ -153,6 +159,7 @@ class LLMScorer:
         top_k: int = 5,
         metric: str = "f1",
         cache_dir: str | Path | bool | None = None,
+        judge_cache: bool = True,
     ) -> None:
         if answerer is None:
             raise ValueError(
@@ -175,9 +182,17 @@ class LLMScorer:
         if self.judge is not None and not self.rubrics:
             raise ValueError("a judge needs at least one rubric (judge_rubrics), e.g. ['mem0', 'strict']")
         self._verdicts = {
-            rubric.name: AnswerCache(directory, f"judge:{self.judge.name}|{rubric.name}|{rubric.sha256}")
+            rubric.name: AnswerCache(directory, f"judge:{self.judge.name}|{rubric.name}|{rubric.sha256}",
+                                     read=judge_cache)
             for rubric in self.rubrics
         }
+
+    def cache_hits(self) -> dict[str, int]:
+        """Replies taken from the cache so far, by role (``answerer``, and ``judge`` when there is one)."""
+        hits = {"answerer": self._answers.hits}
+        if self.judge is not None:
+            hits["judge"] = sum(cache.hits for cache in self._verdicts.values())
+        return hits
 
     def judge_protocols(self) -> list[dict[str, str]]:
         """What every J of this scorer depends on: judge model, rubric name and the rubric's sha256, per rubric."""

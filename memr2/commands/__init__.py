@@ -13,7 +13,8 @@ import json
 import shlex
 from typing import Any
 
-AGENT_HELP = "no-memory | store-all | mem0-like | oracle | restricted-oracle | reference | llm | pkg.mod:factory | path/to/file.py:factory"
+AGENT_HELP = ("no-memory | store-all | mem0-like | oracle | restricted-oracle | reference | llm | pkg.mod:factory | "
+              "path/to/file.py:factory")
 AGENT_FLAGS = {"model": "--model", "backend": "--backend"}  # agent keyword <- flag
 
 

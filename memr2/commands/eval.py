@@ -3,15 +3,28 @@
 Example::
 
     memr2 eval --protocol locomo-dev --agent mem0-like --output-dir leaderboards/results
-    memr2 eval --env MemoryR2/Synthetic-v0 --agent my_agent.py:make_agent --save-trajectories steps.jsonl
+    memr2 eval --env MemoryR2/Synthetic-v1 --agent my_agent.py:make_agent --save-trajectories steps.jsonl
+
+Before any episode runs, ``--output-dir`` and the trajectories file's folder are checked to be writable folders.
+An agent whose ``act()`` returns something that is no action at all (``42``, ``None``: not text, a dict or an
+action object) stops the run with a one-line error unless ``--allow-invalid-actions`` scores it as an invalid
+action. Ctrl-C ends the run with exit status 130: the episodes that finished are written to
+``<run name>.json.partial`` (which ``memr2 leaderboard`` never reads) and the trajectories file ends with a line
+``{"partial": true, ...}`` (docs/leaderboard.md, "Interrupted runs").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
+
+import gymnasium as gym
 
 from memr2 import __version__
 from memr2.commands import (
@@ -24,6 +37,7 @@ from memr2.results import (
     MemoryStats,
     Metrics,
     RunResult,
+    default_run_name,
     is_privileged,
     write_result,
 )
@@ -57,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--display-name", default=None, help="the agent's name on the leaderboard (default: --agent)")
     parser.add_argument("--save-trajectories", default=None, metavar="FILE.jsonl",
                         help="write every step (role, view, raw and parsed action, error, reward) as JSON lines")
+    parser.add_argument("--allow-invalid-actions", action="store_true",
+                        help="score an act() that returns no action at all (e.g. 42 or None) as an invalid action "
+                        "(penalised, counted) instead of stopping with an error")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_threads_flag(parser)
     add_endpoint_options(parser)
@@ -118,11 +135,76 @@ def plan_episodes(env: Any, args: argparse.Namespace) -> list[tuple[int, dict[st
     return plan
 
 
-def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> RunResult:
-    """Run the episodes and build the result (no file written); every step goes to ``trajectories`` if given."""
+class RequireActions(gym.Wrapper):
+    """Stop the run (``ValueError``) when the agent's action is not text, a dict or an action object: an agent that
+    returns ``42`` or ``None`` has a bug, and scoring it as a run of invalid actions would hide it."""
+
+    def step(self, action: Any):
+        from memenv.actions import ExtractAction, ManageAction
+
+        if not isinstance(action, (str, dict, ExtractAction, ManageAction)):
+            raise ValueError(
+                f"the agent's act() returned {type(action).__name__} {action!r:.60}; it must return text, a dict or "
+                "an action object (docs/agents.md); --allow-invalid-actions scores it as an invalid action instead")
+        return self.env.step(action)
+
+
+def writable_folder(folder: Path, flag: str) -> None:
+    """Pre-flight, writing nothing: ``folder`` can hold a new file (an existing folder takes a probe file, deleted at
+    once; a missing one needs its nearest existing ancestor to be a writable folder); a ``ValueError`` naming
+    ``flag`` otherwise, before any episode runs."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {folder}: {existing} is a file, not a folder")
+    try:
+        if existing == folder:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot create folders in {existing}")
+    except OSError as exc:
+        raise ValueError(f"{flag} {folder}: cannot write there ({exc.strerror or exc})") from None
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Pre-flight for everything ``memr2 eval`` writes: the result folder and the trajectories file."""
+    writable_folder(Path(args.output_dir), "--output-dir")
+    if args.save_trajectories:
+        path = Path(args.save_trajectories)
+        if path.is_dir():
+            raise ValueError(f"--save-trajectories {path}: a folder is in the way; give a file name")
+        writable_folder(path.parent, "--save-trajectories")
+
+
+def run_plan(env: Any, agent: Any, plan: list, args: argparse.Namespace) -> tuple[list, list, bool]:
+    """Play the planned episodes; returns (episode summaries, QA records, interrupted). Ctrl-C stops the run
+    between or inside episodes: what finished is returned, the episode it interrupted is dropped."""
     from tqdm import tqdm
 
     from agents.rollout import run_episode
+
+    by_step = all(steps for *_, steps in plan)  # else the bar counts episodes
+    total = sum(steps for *_, steps in plan) if by_step else len(plan)
+    episodes, records = [], []
+    unit = "step" if by_step else "episode"
+    with tqdm(total=total, desc=f"eval {args.agent}", unit=unit, disable=args.no_progress) as bar:
+        try:
+            for seed, options, _ in plan:
+                on_step = (lambda _info: bar.update()) if by_step else None
+                result = run_episode(env, agent, seed=seed, options=options, on_step=on_step)
+                bar.update(0 if by_step else 1)
+                episodes.append(EpisodeSummary(**result.model_dump(include=set(EpisodeSummary.model_fields))))
+                records += [{"conversation_id": result.conversation_id, **record} for record in result.qa]
+        except KeyboardInterrupt:
+            return episodes, records, True
+    return episodes, records, False
+
+
+def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> tuple[RunResult, bool]:
+    """Run the episodes and build the result (no file written); every step goes to ``trajectories`` if given.
+    Returns (result, interrupted): after Ctrl-C the result covers the episodes that finished."""
     from memenv.registration import privileged_kwargs
     from memenv.scoring.base import QARecord, summarize
     from memenv.wrappers import RecordTrajectory
@@ -139,19 +221,11 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
         check_data(protocol, env)
     if trajectories is not None:
         env = RecordTrajectory(env, trajectories)
+    if not args.allow_invalid_actions:
+        env = RequireActions(env)
     plan = plan_episodes(env, args)
     print_plan(agent, env, plan, args)
-    by_step = all(steps for *_, steps in plan)  # else the bar counts episodes
-    total = sum(steps for *_, steps in plan) if by_step else len(plan)
-    episodes, records = [], []
-    unit = "step" if by_step else "episode"
-    with tqdm(total=total, desc=f"eval {args.agent}", unit=unit, disable=args.no_progress) as bar:
-        for seed, options, _ in plan:
-            on_step = (lambda _info: bar.update()) if by_step else None
-            result = run_episode(env, agent, seed=seed, options=options, on_step=on_step)
-            bar.update(0 if by_step else 1)
-            episodes.append(EpisodeSummary(**result.model_dump(include=set(EpisodeSummary.model_fields))))
-            records += [{"conversation_id": result.conversation_id, **record} for record in result.qa]
+    episodes, records, interrupted = run_plan(env, agent, plan, args)
     env.close()
     qa_fields = set(QARecord.model_fields)
     metrics = summarize([QARecord.model_validate({k: v for k, v in r.items() if k in qa_fields}) for r in records])
@@ -165,7 +239,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
         agent_kwargs={k: v for k, v in agent_kwargs.items() if k != "model"},
         model=agent_kwargs.get("model"),
         scorer=env.unwrapped.scorer.name,
-        seeds=[seed for seed, *_ in plan],
+        seeds=[seed for seed, *_ in plan][: len(episodes)],
         metrics=Metrics.model_validate(metrics),
         memory=MemoryStats(entries=sum(e.entries for e in episodes), tokens=sum(e.tokens for e in episodes)),
         invalid_actions=sum(e.invalid_actions for e in episodes),
@@ -178,7 +252,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> R
         episodes=episodes,
         records=records,
         usage=usage_by_role(agent, env.unwrapped.scorer),
-    )
+    ), interrupted
 
 
 def print_table(result: RunResult) -> None:
@@ -209,14 +283,49 @@ def print_table(result: RunResult) -> None:
 
 def run(args: argparse.Namespace) -> int:
     limit_threads(args.torch_threads)
+    check_outputs(args)
     if args.save_trajectories:
         Path(args.save_trajectories).parent.mkdir(parents=True, exist_ok=True)
         with open(args.save_trajectories, "w", encoding="utf-8") as trajectories:
-            result = evaluate(args, trajectories)
+            result, interrupted = evaluate(args, trajectories)
+            if interrupted:  # the last episode's lines may stop mid-episode: say so in the file itself
+                trajectories.write(json.dumps({"partial": True, "episodes_finished": len(result.episodes)}) + "\n")
     else:
-        result = evaluate(args)
+        result, interrupted = evaluate(args)
+    if interrupted:
+        return save_partial(result, args)
     path = write_result(result, args.output_dir)
     print_table(result)
     print_judge(result)
+    print_usage(result)
     print(f"wrote {path}" + (f" and {args.save_trajectories}" if args.save_trajectories else ""))
+    if result.invalid_actions:
+        print(f"memr2 eval: note: {result.invalid_actions} invalid action(s) were penalised; --save-trajectories "
+              "shows each one's error", file=sys.stderr)
     return 0
+
+
+def save_partial(result: RunResult, args: argparse.Namespace) -> int:
+    """After Ctrl-C: the finished episodes' result as ``<name>.json.partial`` (never read by the leaderboard), one
+    line on stderr, exit status 130."""
+    from memenv.files import write_text_atomic
+    from memr2.results import slug
+
+    saved = "no episode had finished"
+    if result.episodes:
+        path = Path(args.output_dir) / f"{slug(result.run_name or default_run_name(result))}.json.partial"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, result.model_dump_json(indent=2) + "\n")
+        saved = f"the {len(result.episodes)} finished episode(s) are in {path}"
+    marked = f"; {args.save_trajectories} ends with a partial marker" if args.save_trajectories else ""
+    print(f"memr2 eval: interrupted: {saved}{marked}", file=sys.stderr)
+    return 130
+
+
+def print_usage(result: RunResult) -> None:
+    """One line per model role with requests, and how many replies came from the answer/verdict cache."""
+    for role, usage in result.usage.items():
+        cached = usage.cached
+        if cached:
+            print(f"{role}: {cached} repl{'y' if cached == 1 else 'ies'} from the cache "
+                  + ("(--no-judge-cache asks the judge again)" if role == "judge" else "(cached answers are reused)"))

