@@ -163,3 +163,82 @@ def test_an_open_domain_gold_given_as_answer_reaches_one():
     qa = QA(question="q", answer="National park; she likes the outdoors", category="open-domain", category_id=3,
             session=1)
     assert question_score("f1", qa, qa.answer) == question_score("bleu1", qa, qa.answer) == 1.0
+
+
+def test_the_audited_protocols_resolve_to_the_packaged_overlay_and_pinned_files():
+    import hashlib
+
+    from memenv.data.errata import errata_path
+    from memr2.protocols import AUDIT_V1_SHA256, LOCOMO10_SHA256, LOCOMO_DEV_SHA256, get_protocol
+
+    dev, full = get_protocol("locomo-dev-audited"), get_protocol("locomo10-audited")
+    assert (dev.env_kwargs, dev.data_sha256, dev.scorer) == ({"errata": "audit-v1"}, LOCOMO_DEV_SHA256, "recall")
+    assert (full.env_kwargs, full.data_sha256) == ({"errata": "audit-v1"}, LOCOMO10_SHA256)
+    assert dev.errata_sha256 == full.errata_sha256 == AUDIT_V1_SHA256
+    assert hashlib.sha256(errata_path("audit-v1").read_bytes()).hexdigest() == AUDIT_V1_SHA256
+    assert get_protocol("locomo-dev").env_kwargs == {}  # the published protocol is unchanged
+
+
+def test_an_audited_run_records_the_overlay_and_an_original_run_its_ceiling(tmp_path, capsys):
+    from memr2.cli import main
+    from memr2.protocols import AUDIT_V1_SHA256
+    from memr2.results import read_result
+
+    for protocol in ("locomo-dev-audited", "locomo-dev"):
+        assert main(["eval", "--protocol", protocol, "--agent", "no-memory", "--output-dir", str(tmp_path),
+                     "--run-name", protocol, "--no-progress"]) == 0
+    audited, original = read_result(tmp_path / "locomo-dev-audited.json"), read_result(tmp_path / "locomo-dev.json")
+    assert audited.env_kwargs == {"errata": "audit-v1", "scorer": "recall"}
+    assert audited.errata == {"name": "audit-v1", "sha256": AUDIT_V1_SHA256, "golds_changed": 24,
+                              "evidence_changed": 32}
+    assert getattr(audited, "ceiling", None) is None and getattr(original, "errata", None) is None
+    recall = original.ceiling["metrics"]["recall"]
+    assert (recall["overall"]["count"], recall["overall"]["changed"]) == (385, 24)
+    out = capsys.readouterr().out
+    assert "errata audit-v1 [e7243934ff2e] changed 24 golds" in out and "ceiling (recall, original golds" in out
+    from memr2.leaderboard import render_markdown
+
+    table = render_markdown([audited, original])
+    assert "Golds corrected by errata `audit-v1` (sha256 e7243934ff2e): 24 golds and 32 evidence lists" in table
+    assert "ceiling (recall, original golds, answers of errata audit-v1): overall 0.979" in table
+
+
+def test_errata_is_fixed_by_a_protocol_and_an_audited_protocol_refuses_another_file(tmp_path, capsys):
+    from memr2.cli import main
+
+    assert main(["eval", "--protocol", "locomo-dev", "--agent", "no-memory", "--env-kwargs",
+                 '{"errata": "audit-v1"}', "--output-dir", str(tmp_path)]) == 2
+    assert "--env-kwargs ['errata'] would change what --protocol locomo-dev measures" in capsys.readouterr().err
+    assert main(["eval", "--protocol", "locomo10-audited", "--agent", "no-memory", "--data-path", str(DEV_PATH),
+                 "--output-dir", str(tmp_path)]) == 2
+    assert "--protocol locomo10-audited needs the LoCoMo file with sha256 79fa87e90f04" in capsys.readouterr().err
+
+
+class _Fake:
+    """A text model (answerer or judge) that gives one fixed reply to every prompt and keeps the prompts."""
+
+    def __init__(self, name: str, reply: str) -> None:
+        self.name, self.reply, self.prompts = name, reply, []
+
+    def answer(self, prompts: list[str]) -> list[str]:
+        self.prompts += prompts
+        return [self.reply] * len(prompts)
+
+
+def test_a_run_judged_by_an_llm_records_j_ceilings_over_the_questions_it_scored():
+    import gymnasium as gym
+
+    from memr2.ceiling_report import ceiling_block
+
+    judge = _Fake("fake-judge", '{"label": "WRONG"}')
+    env = gym.make("MemoryR2/LoCoMo-v0", data_path=str(DEV_PATH), scorer="llm", scorer_kwargs={
+        "answerer": _Fake("fake", "Not mentioned"), "judge": judge, "judge_rubrics": ["strict"], "cache_dir": False})
+    conversation = next(c for c in env.unwrapped.conversations if c.conversation_id == "conv-30")
+    records = [{"conversation_id": "conv-30", "question": q.question, "answer": q.answer}
+               for q in conversation.questions]
+    block = ceiling_block(env, records)
+    assert set(block["metrics"]) == {"f1", "bleu1", "J strict-v1"}
+    j = block["metrics"]["J strict-v1"]["overall"]
+    # conv-30's 4 corrected golds are judged (all WRONG here); its other questions count as CORRECT
+    assert (j["count"], j["changed"], len(judge.prompts)) == (len(conversation.questions), 4, 4)
+    assert j["mean"] == pytest.approx(1 - 4 / len(conversation.questions))
