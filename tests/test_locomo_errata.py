@@ -242,3 +242,14 @@ def test_a_run_judged_by_an_llm_records_j_ceilings_over_the_questions_it_scored(
     # conv-30's 4 corrected golds are judged (all WRONG here); its other questions count as CORRECT
     assert (j["count"], j["changed"], len(judge.prompts)) == (len(conversation.questions), 4, 4)
     assert j["mean"] == pytest.approx(1 - 4 / len(conversation.questions))
+
+
+def test_memr2_data_errata_prints_changes_per_conversation_and_category_and_the_ceilings(capsys):
+    from memr2.cli import main
+
+    assert main(["data", "errata", "--data-path", str(DEV_PATH)]) == 0
+    out = capsys.readouterr().out
+    assert "24 golds and 32 evidence lists changed" in out
+    assert "conv-30             1 / 2             0 / 0             3 / 3             0 / 0" in out
+    assert "ceiling recall: overall 0.9788 (24/385)" in out
+    assert "if the judge rejects every corrected gold it is 0.9377" in out  # 1 - 24/385
