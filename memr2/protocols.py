@@ -125,25 +125,21 @@ PROTOCOLS = {
             scorer="recall",
             data_sha256=LOCOMO10_SHA256,
         ),
-        Protocol(
-            name="locomo-dev-audited",
-            description="As locomo-dev, with the golds and evidence ids corrected by the LoCoMo audit "
-            "(errata audit-v1, dial481/locomo-audit; memenv/data/locomo/README.md).",
-            env_id="MemoryR2/LoCoMo-v0",
-            env_kwargs={"errata": "audit-v1"},
-            scorer="recall",
-            data_sha256=LOCOMO_DEV_SHA256,
-            errata_sha256=AUDIT_V1_SHA256,
-        ),
-        Protocol(
-            name="locomo10-audited",
-            description="As locomo10 (the official locomo10.json, verified by sha256), with the golds and evidence "
-            "ids corrected by the LoCoMo audit (errata audit-v1).",
-            env_id="MemoryR2/LoCoMo-v0",
-            env_kwargs={"errata": "audit-v1"},
-            scorer="recall",
-            data_sha256=LOCOMO10_SHA256,
-            errata_sha256=AUDIT_V1_SHA256,
+        *(
+            Protocol(
+                name=f"{base}-audited",
+                description=f"As {base} ({what}), with the golds and evidence ids corrected by the LoCoMo audit "
+                "(errata audit-v1 from dial481/locomo-audit; memenv/data/locomo/README.md).",
+                env_id="MemoryR2/LoCoMo-v0",
+                env_kwargs={"errata": "audit-v1"},
+                scorer="recall",
+                data_sha256=sha256,
+                errata_sha256=AUDIT_V1_SHA256,
+            )
+            for base, what, sha256 in (
+                ("locomo-dev", "the embedded dev subset", LOCOMO_DEV_SHA256),
+                ("locomo10", "the official locomo10.json, verified by sha256", LOCOMO10_SHA256),
+            )
         ),
     )
 }
