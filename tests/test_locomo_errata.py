@@ -253,3 +253,14 @@ def test_memr2_data_errata_prints_changes_per_conversation_and_category_and_the_
     assert "conv-30             1 / 2             0 / 0             3 / 3             0 / 0" in out
     assert "ceiling recall: overall 0.9788 (24/385)" in out
     assert "if the judge rejects every corrected gold it is 0.9377" in out  # 1 - 24/385
+
+
+def test_doctests():
+    import doctest
+
+    from memenv.data import errata
+    from memenv.scoring import ceilings
+    from memr2 import ceiling_report
+
+    for module in (errata, ceilings, ceiling_report):
+        assert doctest.testmod(module).failed == 0, module.__name__
