@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from memenv.data.schema import Conversation, DataError
+from memenv.data.schema import QA, Conversation, DataError
 
 ERRATA_DIR = Path(__file__).with_name("locomo")
 ERRATA_NAMES = ("audit-v1",)
@@ -192,7 +192,7 @@ def apply_errata(
     return tuple(fixed), report
 
 
-def _corrected(qa: Any, c: Correction, session_of: dict[str, int], sessions: int, report: ErrataReport, path: str):
+def _corrected(qa: QA, c: Correction, session_of: dict[str, int], sessions: int, report: ErrataReport, path: str) -> QA:
     if qa.question != c.question.strip() or qa.answer != c.old_answer:
         raise ErrataError(f"{path}: {c.conversation} qa[{c.index}] is {qa.question!r} / {qa.answer!r}, but errata "
                           f"{report.name} corrects {c.question!r} / {c.old_answer!r}")
