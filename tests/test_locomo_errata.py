@@ -152,7 +152,8 @@ def test_ceilings_match_hand_computed_numbers(tiny):
         return {"strict-v1": [0.0, 1.0]}  # rejects "blue car", accepts "Paris, Oslo"
 
     j = judged_ceilings(pairs, judge)["J strict-v1"]
-    assert asked == [("What car did Ann buy?", "red car", "blue car"), ("Where did Bo go?", "Paris, Rome", "Paris, Oslo")]
+    assert asked == [("What car did Ann buy?", "red car", "blue car"),
+                     ("Where did Bo go?", "Paris, Rome", "Paris, Oslo")]
     assert ({n: p.mean for n, p in j.per_category.items()}, j.overall.mean) == (
         {"multi-hop": 1.0, "single-hop": 0.0, "temporal": 1.0}, pytest.approx(2 / 3))
 

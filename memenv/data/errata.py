@@ -80,7 +80,8 @@ class Errata(BaseModel):
         seen: set[tuple[str, int]] = set()
         for c in self.corrections:
             if c.conversation not in self.conversations:
-                raise ValueError(f"correction {c.source_id} names conversation {c.conversation!r}, not in conversations")
+                raise ValueError(f"correction {c.source_id} names conversation {c.conversation!r}, "
+                                 "which is not in conversations")
             if (c.conversation, c.index) in seen:
                 raise ValueError(f"two corrections for {c.conversation} qa[{c.index}]")
             seen.add((c.conversation, c.index))
@@ -192,7 +193,9 @@ def apply_errata(
     return tuple(fixed), report
 
 
-def _corrected(qa: QA, c: Correction, session_of: dict[str, int], sessions: int, report: ErrataReport, path: str) -> QA:
+def _corrected(
+    qa: QA, c: Correction, session_of: dict[str, int], sessions: int, report: ErrataReport, path: str
+) -> QA:
     if qa.question != c.question.strip() or qa.answer != c.old_answer:
         raise ErrataError(f"{path}: {c.conversation} qa[{c.index}] is {qa.question!r} / {qa.answer!r}, but errata "
                           f"{report.name} corrects {c.question!r} / {c.old_answer!r}")

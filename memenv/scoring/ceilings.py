@@ -95,13 +95,17 @@ def tabulate(metric: str, scored: Sequence[tuple[QA, float, bool]]) -> Ceiling:
 def pair_ceilings(pairs: Sequence[tuple[QA, str]], metrics: Sequence[str] = METRICS) -> dict[str, Ceiling]:
     """The ceiling of each metric over ``pairs`` (:func:`ceiling_pairs`)."""
     return {
-        metric: tabulate(metric, [(qa, question_score(metric, qa, answer), answer != qa.answer) for qa, answer in pairs])
+        metric: tabulate(metric, [(qa, question_score(metric, qa, answer), answer != qa.answer)
+                                  for qa, answer in pairs])
         for metric in metrics
     }
 
 
-def judged_ceilings(pairs: Sequence[tuple[QA, str]], judge: Callable[[list[tuple[str, str, str]]], dict[str, list[float]]]
-                    ) -> dict[str, Ceiling]:
+Judge = Callable[[list[tuple[str, str, str]]], dict[str, list[float]]]
+"""``(question, gold, answer)`` triples -> verdicts per rubric (e.g. ``LLMScorer.judge_triples``)."""
+
+
+def judged_ceilings(pairs: Sequence[tuple[QA, str]], judge: Judge) -> dict[str, Ceiling]:
     """J ceilings, one per rubric: ``judge`` takes ``(question, gold, answer)`` triples of the changed questions
     and returns ``{rubric: verdicts}``; unchanged questions count as CORRECT."""
     changed = [(qa.question, qa.answer, answer) for qa, answer in pairs if answer != qa.answer]

@@ -138,7 +138,8 @@ def run_errata(args: argparse.Namespace) -> int:
         print(f"{conversation:<12}  " + "  ".join(cells))
     for metric, table in ceilings(args.data_path, errata=args.errata).items():
         parts = ", ".join(f"{name} {p.mean:.4f} ({p.changed}/{p.count})" for name, p in table.per_category.items())
-        print(f"ceiling {metric}: overall {table.overall.mean:.4f} ({table.overall.changed}/{table.overall.count}); {parts}")
+        overall = table.overall
+        print(f"ceiling {metric}: overall {overall.mean:.4f} ({overall.changed}/{overall.count}); {parts}")
     print("J ceiling: needs a judge (memr2 eval --answerer ... --judge ... records it); if the judge rejects every "
           f"corrected gold it is {1 - table.overall.changed / table.overall.count:.4f}")
     if args.list:
