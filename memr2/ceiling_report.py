@@ -18,6 +18,8 @@ from typing import Any
 from memr2.results import RunResult
 
 CEILING_ERRATA = "audit-v1"
+SCORER_METRICS = {"recall": ["recall"], "llm": ["f1", "bleu1"]}
+"""The ceiling metrics recorded for each built-in scorer (a judge adds J per rubric)."""
 
 
 def errata_block(env: Any) -> dict[str, Any] | None:
@@ -50,7 +52,10 @@ def ceiling_block(env: Any, records: list[dict[str, Any]]) -> dict[str, Any] | N
             scored[key] -= 1
             pairs.append((qa, answer))
     scorer = core.scorer
-    tables = pair_ceilings(pairs, ["recall"] if scorer.name == "recall" else ["f1", "bleu1"])
+    metrics = SCORER_METRICS.get(scorer.name)
+    if metrics is None:  # a custom scorer: its metric is unknown
+        return None
+    tables = pair_ceilings(pairs, metrics)
     if callable(getattr(scorer, "judge_triples", None)) and getattr(scorer, "judge", None) is not None:
         tables.update(judged_ceilings(pairs, scorer.judge_triples))
     return {"errata": CEILING_ERRATA, "errata_sha256": digest,
