@@ -203,6 +203,24 @@ def train_table(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def gold_notes(results: Sequence[RunResult]) -> str:
+    """Lines under a protocol's table: the errata overlay its rows applied, and the ceilings under the original
+    golds (memr2/ceiling_report.py) its rows recorded ("" when none did)."""
+    from memr2.ceiling_report import ceiling_line
+
+    lines = []
+    errata = next((r.errata for r in sorted(results, key=lambda r: r.run_name) if getattr(r, "errata", None)), None)
+    if errata:
+        lines.append(f"Golds corrected by errata `{errata['name']}` (sha256 {errata['sha256'][:12]}): "
+                     f"{errata['golds_changed']} golds and {errata['evidence_changed']} evidence lists changed.")
+    ceiling = next((r.ceiling for r in sorted(results, key=lambda r: r.run_name) if getattr(r, "ceiling", None)), None)
+    for metric in (ceiling or {}).get("metrics", {}):
+        meaning = ("not a bound: the recall reader sees ten memories, not one answer" if metric == "recall" else
+                   "a score above it is credit for wrong golds")
+        lines.append(f"{_cell(ceiling_line(ceiling, metric))} ({meaning}; docs/leaderboard.md).")
+    return "".join(f"\n\n{line}" for line in lines)
+
+
 def _protocol_heading(name: str) -> str:
     from memr2.protocols import PROTOCOLS
 
@@ -223,7 +241,7 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
                   "memenv/scoring/judging.py); cells are J (questions).")
     for name in sorted({r.protocol for r in evals if r.protocol}):
         subset = [r for r in evals if r.protocol == name]
-        parts.append(f"{_protocol_heading(name)} {note}\n\n{eval_table(subset)}")
+        parts.append(f"{_protocol_heading(name)} {note}\n\n{eval_table(subset)}{gold_notes(subset)}")
     for env_id in sorted({r.env_id for r in evals if not r.protocol}):
         subset = [r for r in evals if not r.protocol and r.env_id == env_id]
         parts.append(f"### {env_id}: runs without a protocol\n\nEach row has its own settings (see env kwargs); they "

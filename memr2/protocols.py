@@ -29,7 +29,7 @@ FIXED_FLAGS = {
 # Environment arguments that change what is measured; under a protocol only the protocol sets them.
 FIXED_ENV_KWARGS = frozenset(
     {"max_sessions", "chunks_per_session", "scorer", "scorer_kwargs", "data_path", "include_adversarial", "dedupe",
-     "retrieval_k", "facts_per_session", "update_rate", "retract_rate", "distractor_rate", "num_entities"}
+     "errata", "retrieval_k", "facts_per_session", "update_rate", "retract_rate", "distractor_rate", "num_entities"}
 )
 
 
@@ -46,6 +46,7 @@ class Protocol(BaseModel):
     episodes: int | None = Field(None, description="episodes from `seed` on; None: every conversation once")
     seed: int = Field(0, description="seed of the first episode; episode i uses seed + i")
     data_sha256: str | None = Field(None, description="LoCoMo file the protocol requires (sha256)")
+    errata_sha256: str | None = Field(None, description="errata overlay file the protocol requires (sha256)")
 
     def summary(self) -> str:
         """One line: episodes, seeds, horizon and scorer."""
@@ -57,11 +58,14 @@ class Protocol(BaseModel):
         scorer = self.scorer
         if "scorer_kwargs" in self.env_kwargs:
             scorer += f" {self.env_kwargs['scorer_kwargs']}"
-        return f"{self.env_id}: {episodes}, {sessions} sessions, {scorer} scorer"
+        errata = f", errata {self.env_kwargs['errata']}" if "errata" in self.env_kwargs else ""
+        return f"{self.env_id}: {episodes}, {sessions} sessions, {scorer} scorer{errata}"
 
 
 LOCOMO_DEV_SHA256 = "60c948c666c8ff25212a93ec8714a7db735618c993c63935aa63d31df5c0ced3"
 LOCOMO10_SHA256 = "79fa87e90f04081343b8c8debecb80a9a6842b76a7aa537dc9fdf651ea698ff4"
+AUDIT_V1_SHA256 = "e7243934ff2eda1ad12fe39b28c91fc6998f60b7557706a26976f081f56a15e4"
+"""sha256 of memenv/data/locomo/errata-audit-v1.json (the LoCoMo audit's corrections)."""
 
 PROTOCOLS = {
     p.name: p
@@ -121,6 +125,22 @@ PROTOCOLS = {
             scorer="recall",
             data_sha256=LOCOMO10_SHA256,
         ),
+        *(
+            Protocol(
+                name=f"{base}-audited",
+                description=f"As {base} ({what}), with the golds and evidence ids corrected by the LoCoMo audit "
+                "(errata audit-v1 from dial481/locomo-audit; memenv/data/locomo/README.md).",
+                env_id="MemoryR2/LoCoMo-v0",
+                env_kwargs={"errata": "audit-v1"},
+                scorer="recall",
+                data_sha256=sha256,
+                errata_sha256=AUDIT_V1_SHA256,
+            )
+            for base, what, sha256 in (
+                ("locomo-dev", "the embedded dev subset", LOCOMO_DEV_SHA256),
+                ("locomo10", "the official locomo10.json, verified by sha256", LOCOMO10_SHA256),
+            )
+        ),
     )
 }
 
@@ -157,7 +177,13 @@ def check_data(protocol: Protocol, env: Any) -> None:
         return
     from memenv.files import sha256_of
 
-    path = Path(env.unwrapped.report.path)
+    report = env.unwrapped.report
+    path = Path(report.path)
     if sha256_of(path) != protocol.data_sha256:
         raise ValueError(f"--protocol {protocol.name} needs the LoCoMo file with sha256 "
                          f"{protocol.data_sha256[:12]}..., but the env loaded {path} (check MEMR2_LOCOMO_PATH)")
+    applied = report.errata.sha256 if report.errata else None
+    if applied != protocol.errata_sha256:
+        raise ValueError(f"--protocol {protocol.name} needs the errata overlay with sha256 "
+                         f"{(protocol.errata_sha256 or 'none')[:12]}, but the env applied {(applied or 'none')[:12]} "
+                         "(memenv/data/locomo/errata-*.json was modified?)")

@@ -133,6 +133,10 @@ class RunResult(BaseModel):
     usage: dict[str, EndpointUsage] = Field(
         default_factory=dict, description="model-server usage by role: agent, answerer, judge"
     )
+    errata: dict[str, Any] | None = Field(None, description="the LoCoMo errata overlay applied: name, sha256, golds "
+                                          "and evidence lists changed (memenv.data.errata)")
+    ceiling: dict[str, Any] | None = Field(None, description="best reachable scores under the original golds "
+                                           "(memenv.scoring.ceilings), for runs on a file an overlay covers")
     # training only
     estimator: str | None = None
     config: dict[str, Any] | None = None

@@ -103,9 +103,11 @@ def test_eval_reports_j_per_rubric_agreement_and_usage_without_the_key(model_ser
     assert set(judge["agreement"]) == {"mem0-v1~strict-v1", "mem0-v1~f1>=0.5", "strict-v1~f1>=0.5"}
     usage = result["usage"]
     assert set(usage) == {"agent", "answerer", "judge"}
-    assert usage["answerer"]["requests"] == 3 and usage["judge"]["requests"] == 6  # 3 questions x 2 rubrics
+    # 3 questions x 2 rubrics, plus the J ceiling: the one of them whose gold errata audit-v1 corrects, x 2 rubrics
+    assert usage["answerer"]["requests"] == 3 and usage["judge"]["requests"] == 6 + 2
+    assert result["ceiling"]["metrics"]["J mem0-v1"]["overall"]["changed"] == 1
     assert usage["agent"]["requests"] == 3  # the ETA probe, then one extractor and one manager step
-    assert usage["judge"]["cost_usd"] == pytest.approx((600 * 0.5 + usage["judge"]["completion_tokens"] * 1.5) / 1e6)
+    assert usage["judge"]["cost_usd"] == pytest.approx((800 * 0.5 + usage["judge"]["completion_tokens"] * 1.5) / 1e6)
     assert result["agent_kwargs"]["base_url"] == model_server.url_for("/v1")
     assert "plan: 1 conversation(s), 2 agent steps, then 3 questions" in printed
     assert "J mem0-v1" in printed and "agreement mem0-v1~strict-v1: 0.0000" in printed

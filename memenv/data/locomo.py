@@ -16,6 +16,10 @@ The file is irregular; ``PROTOCOL.md``'s checklist is handled point by point:
 
 Each question is attached to the session of its latest valid evidence turn (the last session if it has none).
 
+``errata="audit-v1"`` applies an errata overlay (:mod:`memenv.data.errata`) after loading: corrected gold answers
+and evidence ids from the LoCoMo audit, only on the official file or the dev subset (any other file is refused);
+``report.errata`` lists every (conversation, question index, field, old, new) it changed.
+
 >>> conversations, report = load_locomo()
 >>> len(conversations), report.questions
 (3, 497)
@@ -34,6 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from memenv.data.errata import Errata, ErrataReport, apply_errata, conversation_sha256, resolve_errata
 from memenv.data.schema import QA, Conversation, DataError, Session, Turn
 
 DEV_PATH = Path(__file__).with_name("locomo") / "locomo_dev.json"
@@ -70,6 +75,9 @@ class LoadReport(BaseModel):
     duplicate_questions: int = 0
     dropped_duplicates: int = 0
     notes: list[str] = Field(default_factory=list, description="one line per tolerated problem (first 50)")
+    conversation_sha256: dict[str, str] = Field(
+        default_factory=dict, description="sample_id -> sha256 of the sample's canonical JSON (what errata check)")
+    errata: ErrataReport | None = Field(None, description="the overlay applied on load and what it changed")
 
     def note(self, message: str) -> None:
         """Record one tolerated problem (only the first 50 are kept)."""
@@ -116,17 +124,21 @@ def default_path(data_path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_locomo(
-    data_path: str | os.PathLike[str] | None = None, *, dedupe: bool = False
+    data_path: str | os.PathLike[str] | None = None, *, dedupe: bool = False, errata: str | Errata | None = None
 ) -> tuple[tuple[Conversation, ...], LoadReport]:
     """Load a LoCoMo-format file into :class:`Conversation` s plus a :class:`LoadReport`.
 
     Args:
         data_path: the file; defaults to ``$MEMR2_LOCOMO_PATH`` or the embedded dev subset.
         dedupe: drop repeated questions with the same text and answer (default keeps them, as published counts do).
+        errata: an errata overlay applied after loading: ``"audit-v1"`` (the LoCoMo audit's corrected golds and
+            evidence, :mod:`memenv.data.errata`) or an :class:`~memenv.data.errata.Errata`; None loads the file as
+            is. ``report.errata`` lists what it changed.
 
     Raises:
         DataError: bad JSON, a missing required field or a wrong type (the message names file, sample and field),
             or a file over ``MAX_FILE_BYTES`` (64 MB unless ``$MEMR2_LOCOMO_MAX_BYTES`` says otherwise).
+        ErrataError: ``errata`` does not apply to this file (a conversation it does not name, or a modified one).
     """
     path = default_path(data_path).resolve()
     try:
@@ -139,7 +151,12 @@ def load_locomo(
             f"(the full locomo10.json is a few MB); set {MAX_BYTES_VAR} to raise the limit for a larger data set"
         )
     conversations, report = _load_cached(str(path), stat.st_mtime_ns, stat.st_size, dedupe)
-    return conversations, report.model_copy(deep=True)
+    report = report.model_copy(deep=True)
+    if errata is not None:
+        overlay, digest = resolve_errata(errata)
+        conversations, report.errata = apply_errata(
+            conversations, report.conversation_sha256, overlay, path=str(path), sha256=digest)
+    return conversations, report
 
 
 @lru_cache(maxsize=8)
@@ -160,6 +177,10 @@ def _load_cached(path: str, _mtime_ns: int, _size: int, dedupe: bool) -> tuple[t
     if not isinstance(raw, list):
         raise DataError(f"{path}: field '<root>' must be a list of samples, got {type(raw).__name__}")
     report = LoadReport(path=path)
+    report.conversation_sha256 = {
+        str(item.get("sample_id", f"#{i}")) if isinstance(item, dict) else f"#{i}": conversation_sha256(item)
+        for i, item in enumerate(raw)
+    }
     conversations = tuple(_parse_sample(path, i, item, report, dedupe) for i, item in enumerate(raw))
     seen: set[str] = set()
     for conversation in conversations:

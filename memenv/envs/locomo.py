@@ -50,8 +50,10 @@ class LoCoMoEnv(ConversationsEnv):
     ## Arguments
     ``data_path`` (None: ``$MEMR2_LOCOMO_PATH`` or the dev subset), ``conversation`` (a ``sample_id``),
     ``max_sessions``, ``chunks_per_session``, ``include_adversarial`` (False), ``dedupe`` (False: keep duplicate
-    questions, as published counts do), ``observation_gold`` (False: no ``info["gold"]``), ``scorer`` and every
-    other :class:`~memenv.env.MemoryEnv` argument.
+    questions, as published counts do), ``errata`` (None: the file's golds; ``"audit-v1"``: the LoCoMo audit's
+    corrected golds and evidence ids, refused on any file but the official one and the dev subset; what it
+    changed is in ``env.unwrapped.report.errata``), ``observation_gold`` (False: no ``info["gold"]``), ``scorer``
+    and every other :class:`~memenv.env.MemoryEnv` argument.
     Fork with ``memenv.fork(env)`` (wrappers included) or ``env.unwrapped.clone()`` (the bare env).
 
     >>> import gymnasium as gym, memenv
@@ -61,7 +63,8 @@ class LoCoMoEnv(ConversationsEnv):
     ('extractor', 2, 'conv-26')
 
     ## Version History
-    * v0: initial release (LoCoMo JSON category ids 1-5, recall scorer by default).
+    * v0: initial release (LoCoMo JSON category ids 1-5, recall scorer by default); ``errata`` added later
+      (default None leaves v0 unchanged).
     """
 
     def __init__(
@@ -71,10 +74,11 @@ class LoCoMoEnv(ConversationsEnv):
         conversation: str | None = None,
         include_adversarial: bool = False,
         dedupe: bool = False,
+        errata: str | None = None,
         observation_gold: bool = False,
         **kwargs: Any,
     ) -> None:
-        conversations, report = load_locomo(data_path, dedupe=dedupe)
+        conversations, report = load_locomo(data_path, dedupe=dedupe, errata=errata)
         self.report: LoadReport = report
         """What loading the data file found and tolerated (repaired evidence, captions, orphan dates, ...)."""
         if not include_adversarial:
@@ -83,6 +87,7 @@ class LoCoMoEnv(ConversationsEnv):
                 for c in conversations
             )
         self.include_adversarial = include_adversarial
+        self.errata = errata
         self.observation_gold = observation_gold
         self._cursor = 0
         super().__init__(conversations, conversation=conversation, **kwargs)

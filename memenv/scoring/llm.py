@@ -200,6 +200,16 @@ class LLMScorer:
             {"model": self.judge.name, "rubric": rubric.name, "prompt_sha256": rubric.sha256} for rubric in self.rubrics
         ]
 
+    def judge_triples(self, triples: Sequence[tuple[str, str, str]]) -> dict[str, list[float]]:
+        """Verdicts (1.0 CORRECT, 0.0 WRONG) per rubric for ``(question, gold, answer)`` triples; ``{}`` without
+        a judge. Verdicts are cached like answers."""
+        by_rubric: dict[str, list[float]] = {}
+        for rubric in self.rubrics:
+            prompts = [rubric.prompt(question, gold, answer) for question, gold, answer in triples]
+            replies = cached_answers(self.judge, self._verdicts[rubric.name], prompts)
+            by_rubric[rubric.name] = [judge_verdict(r) for r in replies]
+        return by_rubric
+
     def score(self, questions: Sequence[QA], bank: MemoryBank) -> list[QARecord]:
         retrieved = [retrieve_per_speaker(bank, q.question, self.top_k) for q in questions]
         prompts = [
@@ -207,11 +217,7 @@ class LLMScorer:
             for q, groups in zip(questions, retrieved)
         ]
         predictions = cached_answers(self.answerer, self._answers, prompts)
-        by_rubric: dict[str, list[float]] = {}
-        for rubric in self.rubrics:
-            judge_prompts = [rubric.prompt(q.question, q.answer, p) for q, p in zip(questions, predictions)]
-            replies = cached_answers(self.judge, self._verdicts[rubric.name], judge_prompts)
-            by_rubric[rubric.name] = [judge_verdict(r) for r in replies]
+        by_rubric = self.judge_triples([(q.question, q.answer, p) for q, p in zip(questions, predictions)])
         in_bank = bank_dia_ids(bank)
         records = []
         for index, (question, groups, prediction) in enumerate(zip(questions, retrieved, predictions)):

@@ -1,4 +1,5 @@
-"""``memr2 data``: fetch datasets. ``memr2 data locomo --out PATH`` downloads and verifies the full LoCoMo file.
+"""``memr2 data``: fetch datasets. ``memr2 data locomo --out PATH`` downloads and verifies the full LoCoMo file;
+``memr2 data errata [--data-path PATH]`` shows what an errata overlay changes in it and the ceilings.
 
 The URL is pinned to the upstream commit whose ``data/locomo10.json`` has the pinned sha256 below; a mismatch
 deletes the partial download and exits non-zero.
@@ -38,6 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     locomo.add_argument("--sha256", default=LOCOMO_SHA256, help="expected sha256 (default: the pinned one)")
     locomo.add_argument("--force", action="store_true", help="download even if --out already verifies")
     locomo.set_defaults(func=run_locomo)
+    errata = datasets.add_parser(
+        "errata",
+        help="what an errata overlay changes in a LoCoMo file, per conversation and category, and the ceilings",
+        description="Apply an errata overlay (memenv/data/errata.py) to a LoCoMo file and print the golds and "
+        "evidence lists it changes per conversation and category, then the ceilings under the original golds.",
+    )
+    errata.add_argument("--data-path", default=None, help="LoCoMo file (default: $MEMR2_LOCOMO_PATH or dev subset)")
+    errata.add_argument("--errata", default="audit-v1", help="overlay name (default: %(default)s)")
+    errata.add_argument("--list", action="store_true", help="also print every changed question (old -> new)")
+    errata.set_defaults(func=run_errata)
 
 
 def download(url: str, out: str | os.PathLike[str], sha256: str, *, timeout: float = 60.0) -> Path:
@@ -97,4 +108,33 @@ def run_locomo(args: argparse.Namespace) -> int:
     )
     print(f"use it with: gymnasium.make('MemoryR2/LoCoMo-v0', data_path='{out}') or {ENV_VAR}={out}")
     print("LoCoMo is licensed CC BY-NC 4.0 (non-commercial use, with attribution to Maharana et al., ACL 2024).")
+    return 0
+
+
+def run_errata(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from memenv.data.locomo import load_locomo
+    from memenv.scoring.ceilings import ceilings
+
+    _, report = load_locomo(args.data_path, errata=args.errata)
+    changed = report.errata
+    print(f"errata {changed.name} [{changed.sha256[:12]}] on {report.path}: {changed.golds_changed} golds and "
+          f"{changed.evidence_changed} evidence lists changed")
+    counts = Counter((c.conversation, c.category, c.field) for c in changed.changes)
+    categories = sorted({c.category for c in changed.changes})
+    print("conversation  " + "  ".join(f"{name:>16}" for name in categories) + "  (golds / evidence lists)")
+    for conversation in dict.fromkeys(c.conversation for c in changed.changes):
+        cells = [f"{counts[conversation, name, 'answer']:>7} / {counts[conversation, name, 'evidence']:<6}"
+                 for name in categories]
+        print(f"{conversation:<12}  " + "  ".join(cells))
+    for metric, table in ceilings(args.data_path, errata=args.errata).items():
+        parts = ", ".join(f"{name} {p.mean:.4f} ({p.changed}/{p.count})" for name, p in table.per_category.items())
+        overall = table.overall
+        print(f"ceiling {metric}: overall {overall.mean:.4f} ({overall.changed}/{overall.count}); {parts}")
+    print("J ceiling: needs a judge (memr2 eval --answerer ... --judge ... records it); if the judge rejects every "
+          f"corrected gold it is {1 - table.overall.changed / table.overall.count:.4f}")
+    if args.list:
+        for c in changed.changes:
+            print(f"{c.conversation} qa[{c.index}] {c.category} {c.field}: {c.old!r} -> {c.new!r}")
     return 0

@@ -42,6 +42,7 @@ from memr2.results import (
     write_result,
 )
 from memr2.endpoints import add_endpoint_options, endpoint_agent_kwargs, endpoint_env_kwargs, print_plan, usage_by_role
+from memr2.ceiling_report import ceiling_block, errata_block, print_ceilings
 from memr2.judge_report import judge_block, print_judge
 from memr2.runtime import limit_threads, provenance
 
@@ -230,7 +231,9 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> t
     qa_fields = set(QARecord.model_fields)
     metrics = summarize([QARecord.model_validate({k: v for k, v in r.items() if k in qa_fields}) for r in records])
     metrics["judge"] = judge_block(records, env.unwrapped.scorer)
+    gold = {"errata": errata_block(env), "ceiling": ceiling_block(env, records)}  # extra RunResult fields
     return RunResult(
+        **{key: value for key, value in gold.items() if value is not None},
         kind="eval",
         run_name=args.run_name,
         env_id=args.env,
@@ -298,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
     print_table(result)
     print_judge(result)
     print_usage(result)
+    print_ceilings(result)
     print(f"wrote {path}" + (f" and {args.save_trajectories}" if args.save_trajectories else ""))
     if result.invalid_actions:
         print(f"memr2 eval: note: {result.invalid_actions} invalid action(s) were penalised; --save-trajectories "
