@@ -134,14 +134,15 @@ def test_cached_verdicts_are_reported_and_no_judge_cache_asks_the_judge_again(mo
     monkeypatch.delenv("MEMR2_LOCOMO_PATH", raising=False)
     url = model_server.url_for("/v1")
     first, _ = run_eval(tmp_path, url, "first")
-    assert first["usage"]["judge"]["cached"] == 0 and first["usage"]["judge"]["requests"] == 6
+    asked = first["usage"]["judge"]["requests"]  # 3 answers x 2 rubrics, plus the J ceiling's corrected golds
+    assert first["usage"]["judge"]["cached"] == 0 and asked >= 6
     capsys.readouterr()
     again, _ = run_eval(tmp_path, url, "again")
-    assert again["usage"]["judge"] | {"requests": 0, "cached": 6} == again["usage"]["judge"]
+    assert again["usage"]["judge"] | {"requests": 0, "cached": asked} == again["usage"]["judge"]
     assert again["usage"]["answerer"]["cached"] == 3
-    assert "judge: 6 replies from the cache (--no-judge-cache asks the judge again)" in capsys.readouterr().out
+    assert f"judge: {asked} replies from the cache (--no-judge-cache asks the judge again)" in capsys.readouterr().out
     fresh, _ = run_eval(tmp_path, url, "fresh", "--no-judge-cache")
-    assert (fresh["usage"]["judge"]["requests"], fresh["usage"]["judge"]["cached"]) == (6, 0)
+    assert (fresh["usage"]["judge"]["requests"], fresh["usage"]["judge"]["cached"]) == (asked, 0)
     assert fresh["usage"]["answerer"]["cached"] == 3  # only the verdicts are asked again
     assert fresh["metrics"]["judge"]["rubrics"]["mem0-v1"]["score"] == 1.0
     assert main(["eval", "--agent", "store-all", "--no-judge-cache", "--output-dir", str(tmp_path)]) == 2
