@@ -52,7 +52,9 @@ class StudyConfig(BaseModel):
     estimators: list[str] = Field(min_length=1)
     horizons: list[int] = Field(min_length=1)
     seeds: list[int] = Field(min_length=1, description="training seeds; each cell is run once per seed")
-    env_steps: int = Field(gt=0, description="environment-step budget of every cell (local rerollouts count)")
+    env_steps: int | dict[int, int] = Field(
+        description="environment-step budget of every cell (local rerollouts count): one number, or one per horizon "
+        "({8: 24000, 32: 40000}; every estimator gets its horizon's budget, a curriculum its last horizon's)")
     eval_every: dict[int, int] = Field(description="validation interval (iterations) per horizon")
     curricula: list[CurriculumCell] = Field(default_factory=list)
     references: list[str] = Field(default_factory=lambda: ["reference", "restricted-oracle", "store-all"])
@@ -70,6 +72,30 @@ class StudyConfig(BaseModel):
         "the report shows validation scores per estimator and rate (tuning is on validation seeds only)")
     learning_rate: dict[str, float] = Field(
         default_factory=dict, description="per-estimator learning rate chosen by a sweep (default: the trainer config's)")
+
+    @field_validator("env_steps")
+    @classmethod
+    def _budget(cls, value: int | dict[int, int]) -> int | dict[int, int]:
+        budgets = value.values() if isinstance(value, dict) else [value]
+        if not budgets or any(b < 1 for b in budgets):
+            raise ValueError("env_steps: give a budget >= 1 (or one per horizon)")
+        return value
+
+    def budget(self, horizon: int) -> int:
+        """The env-step budget of a cell whose (last) horizon is ``horizon``."""
+        if isinstance(self.env_steps, int):
+            return self.env_steps
+        if horizon not in self.env_steps:
+            raise ValueError(f"env_steps has no budget for horizon {horizon}: give one per horizon, e.g. {{{horizon}: 24000}}")
+        return self.env_steps[horizon]
+
+    def budget_text(self) -> str:
+        """The budget in words, e.g. ``12,000 environment steps`` or ``24,000 / 40,000 environment steps at 8 / 32 sessions``."""
+        if isinstance(self.env_steps, int):
+            return f"{self.env_steps:,} environment steps"
+        horizons = sorted(self.env_steps)
+        return (" / ".join(f"{self.env_steps[h]:,}" for h in horizons) + " environment steps at "
+                + " / ".join(map(str, horizons)) + " sessions")
 
     @field_validator("learning_rates")
     @classmethod
@@ -199,8 +225,8 @@ def plan(study: StudyConfig) -> list[Cell]:
                                          json.dumps({**trainer.env_kwargs, "max_sessions": horizon}), "--seed", str(first),
                                          "--episodes", str(count), "--output-dir", study.results_dir, "--run-name", name,
                                          "--no-progress"], "eval"))
-    runs = [(e, [h], study.env_steps) for h in sorted(study.horizons, reverse=True) for e in study.estimators]
-    runs += [(c.estimator, c.curriculum, study.env_steps // len(c.curriculum)) for c in study.curricula]
+    runs = [(e, [h], study.budget(h)) for h in sorted(study.horizons, reverse=True) for e in study.estimators]
+    runs += [(c.estimator, c.curriculum, study.budget(c.curriculum[-1]) // len(c.curriculum)) for c in study.curricula]
     rates = study.learning_rates or [None]
     for seed in study.seeds:  # seed-major: a study stopped early still has whole seeds
         for (estimator, curriculum, budget), rate in itertools.product(runs, rates):
@@ -261,7 +287,7 @@ def run_study(study: StudyConfig, *, workers: int, only: str | None = None, prog
     trainer = study.trainer()
     print(f"study {study.name}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run on {workers} "
           f"worker process(es); logs in {study.runs_dir}/\n"
-          f"protocol: {study.env_steps:,} env steps per cell for every estimator (local rerollouts count); "
+          f"protocol: {study.budget_text()} per cell for every estimator (local rerollouts count); "
           f"checkpoints chosen on validation seeds {trainer.eval_seeds}, scores on test seeds {trainer.test_seeds}; "
           f"training seeds {study.seeds}")
     started, clock, failed = datetime.now(timezone.utc), time.perf_counter(), []

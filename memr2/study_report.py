@@ -227,7 +227,7 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
     trainer = study.trainer()
     protocol = (
         f"Study `{study.name}` on {trainer.env_id} with the {trainer.policy} policy (`{study.trainer_config}`). Every "
-        f"cell spends the same budget of **{study.env_steps:,} environment steps** (local rerollouts count; a "
+        f"cell spends the same budget of **{study.budget_text()}** (local rerollouts count; a "
         f"curriculum splits it equally over its stages). Checkpoints are chosen on the validation seeds "
         f"{trainer.eval_seeds[0]}-{trainer.eval_seeds[-1]}; scores are the chosen policy on the test seeds "
         f"{trainer.test_seeds[0]}-{trainer.test_seeds[-1]}, never used for choosing. Cells are mean [95 % percentile "

@@ -190,3 +190,14 @@ def test_the_floor_table_says_whether_trained_policies_beat_the_scripted_agent(t
     assert rows["`logo-sum`"].endswith("| no |")
     with pytest.raises(ValueError, match="floor"):
         StudyConfig.from_file(write_study(tmp_path, references=["store-all"], floor="reference"))
+
+
+def test_a_budget_per_horizon_is_given_to_every_estimator_at_that_horizon(tmp_path):
+    study = StudyConfig.from_file(write_study(tmp_path, horizons=[1, 2], env_steps={1: 30, 2: 60},
+                                              curricula=[{"estimator": "logo", "curriculum": [1, 2]}]))
+    budget = {c.name: int(c.argv[c.argv.index("--env-steps-per-stage") + 1]) for c in plan(study) if c.kind == "train"}
+    assert budget["tiny__h1__grpo__seed0"] == budget["tiny__h1__logo-sum__seed1"] == 30
+    assert budget["tiny__h2__grpo__seed0"] == 60 and budget["tiny__h1-2__logo__seed0"] == 30  # 60 over 2 stages
+    assert study.budget_text() == "30 / 60 environment steps at 1 / 2 sessions"
+    with pytest.raises(ValueError, match="no budget for horizon 2"):
+        plan(StudyConfig.from_file(write_study(tmp_path, env_steps={1: 30})))
