@@ -56,6 +56,9 @@ class TrainerConfig:
         "step also gets local_advantage_weight x its advantage in its local group; GiGPO-style), or your own as "
         "'package.module:factory' / 'file.py:factory' (docs/estimators.md).",
     )
+    estimator_kwargs: dict = _f(
+        {}, "Keyword arguments for your own estimator's factory ('package.module:factory'); built-ins take none."
+    )
     policy: PolicyName = _f("feature", "Policy: 'feature' (small torch model over the structured view) or 'llm'.")
     model: str | None = _f(None, "LLM policy only: 'tiny', 'smollm2' or a Hugging Face id / local path.")
     backend: str = _f("transformers", "LLM policy only: generation backend.")

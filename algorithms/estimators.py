@@ -40,12 +40,17 @@ import torch
 
 from algorithms.advantages import summed_advantages
 from algorithms.rollouts import RolloutBatch, Step, Trajectory
-from memenv.objects import resolve_spec
+from memenv.objects import check_keywords, resolve_spec
 
 
 @dataclass
 class Row:
-    """One training row: a policy sample, its reward, group and advantage."""
+    """One training row: a policy sample, its reward, group and advantage.
+
+    ``reward`` is z-scored inside ``group`` to give ``advantage``; ``weight`` then scales the row's policy-gradient
+    term (``advantage * weight``; e.g. 0.5 to count local rows half), leaving the KL and entropy terms as they are.
+    ``kind`` / ``role`` / ``session`` label the row for the logs; ``parse_failed`` marks an invalid action.
+    """
 
     sample: Any
     old_logp: torch.Tensor  # [T]
@@ -58,6 +63,7 @@ class Row:
     advantage: float = 0.0
     anchor_group: Hashable | None = None  # logo-sum: the local group this (source) step also belongs to
     anchor_reward: float = 0.0  # ... and its reward there (its rollout's session reward)
+    weight: float = 1.0  # scales this row's policy-gradient term
 
 
 def _row(step: Step, reward: float, group: Hashable, kind: str) -> Row:
@@ -147,14 +153,20 @@ ESTIMATORS: dict[str, Estimator] = {
 }
 
 
-def get_estimator(name: str) -> Estimator:
-    """A built-in estimator by name, or ``package.module:factory`` / ``path/to/file.py:factory`` whose factory
-    returns an :class:`Estimator` (checked before it is used)."""
+def get_estimator(name: str, kwargs: dict[str, Any] | None = None) -> Estimator:
+    """A built-in estimator by name, or ``package.module:factory`` / ``path/to/file.py:factory`` whose factory,
+    called with ``kwargs`` (``TrainerConfig.estimator_kwargs``), returns an :class:`Estimator` (checked before it
+    is used)."""
     if name in ESTIMATORS:
+        if kwargs:
+            raise ValueError(f"estimator_kwargs {sorted(kwargs)}: the built-in estimator {name!r} takes none (they "
+                             "go to the factory of your own estimator, 'package.module:factory')")
         return ESTIMATORS[name]
     if ":" not in name:
         raise ValueError(f"unknown estimator {name!r}; choose one of {sorted(ESTIMATORS)} or 'package.module:factory'")
-    estimator = resolve_spec(name, method="rows", what="estimator factory")()
+    factory = resolve_spec(name, method="rows", what="estimator factory")
+    check_keywords(factory, kwargs or {}, f"estimator factory {name!r}")
+    estimator = factory(**(kwargs or {}))
     if not isinstance(estimator, Estimator):
         raise ValueError(f"estimator {name!r} returned {type(estimator).__name__}, not algorithms.estimators.Estimator "
                          "(docs/estimators.md)")

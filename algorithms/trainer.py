@@ -56,7 +56,7 @@ class Trainer:
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         self.accelerator = accelerator or Accelerator(cpu=cpu, kwargs_handlers=[ddp])
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
-        self.estimator = get_estimator(config.estimator)  # checked here: the config is a leaf that loads no code
+        self.estimator = get_estimator(config.estimator, config.estimator_kwargs)  # checked here: the config is a leaf that loads no code
         if self.estimator.needs_local and config.local_num_generations < 2:
             raise ValueError(f"local_num_generations={config.local_num_generations}: estimator {config.estimator!r} "
                              "forms local groups, and a group needs >= 2 rerollouts")
@@ -141,7 +141,7 @@ class Trainer:
             return {}
         size = cfg.per_device_train_batch_size or len(rows)
         chunks = [[r.sample for r in rows[i : i + size]] for i in range(0, len(rows), size)]
-        advantages = [torch.tensor([r.advantage for r in rows[i : i + size]]) for i in range(0, len(rows), size)]
+        advantages = [torch.tensor([r.advantage * r.weight for r in rows[i : i + size]]) for i in range(0, len(rows), size)]
         totals = {"total_rows": len(rows), "total_tokens": float(sum(len(r.old_logp) for r in rows))}
         width = cfg.max_completion_length if cfg.policy == "llm" else max(1, *(len(r.old_logp) for r in rows))
         with torch.no_grad():

@@ -171,7 +171,7 @@ def check_study(study: StudyConfig) -> None:
     trainer = study.trainer()
     for estimator in dict.fromkeys([*study.estimators, *(c.estimator for c in study.curricula)]):
         try:
-            get_estimator(estimator)
+            get_estimator(estimator, trainer.estimator_kwargs)
         except ValueError as exc:
             raise ValueError(f"estimators: {exc}") from None
     for agent in study.references:

@@ -33,6 +33,13 @@ def _cells(study: StudyConfig, results: dict[str, RunResult], curriculum: Sequen
     return [results[n] for n in names if n in results]
 
 
+def estimator_label(runs: Sequence[RunResult], spec: str) -> str:
+    """How a cell's estimator is named in the report: a ``module:factory`` spec by the name its factory gave the
+    :class:`~algorithms.estimators.Estimator` (recorded by its runs), a built-in by its own name."""
+    names = {train_summary(r).get("estimator_name") for r in runs} - {None}
+    return names.pop() if ":" in spec and len(names) == 1 else spec
+
+
 def _reference(study: StudyConfig, results: dict[str, RunResult], agent: str, horizon: int, split: str) -> float | None:
     result = results.get(reference_cell_name(study, agent, horizon, split))
     return None if result is None else result.metrics.score
@@ -59,7 +66,8 @@ def headline_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
             runs = [r for r in _cells(study, results, [h], estimator) if r.test_metrics]
             counts.add(len(runs))
             cells.append(format_ci([r.test_metrics.score for r in runs]) if runs else "-")
-        lines.append(table_row([f"`{estimator}`", *cells, "/".join(map(str, sorted(counts)))]))
+        label = estimator_label([r for h in study.horizons for r in _cells(study, results, [h], estimator)], estimator)
+        lines.append(table_row([f"`{label}`", *cells, "/".join(map(str, sorted(counts)))]))
     for agent in study.references:
         scores = [_reference(study, results, agent, h, "test") for h in study.horizons]
         lines.append(table_row([f"{agent} (reference, no training)", *("-" if s is None else f"{s:.3f}" for s in scores), "-"]))
@@ -87,7 +95,7 @@ def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
             reach = f"{sorted(steps)[len(steps) // 2]} ({len(steps)}/{len(runs)} reached)" if steps else f"not reached (0/{len(runs)})"
         hits = f"{_diagnostic(runs, 'update_hit_rate', 'start')} -> {_diagnostic(runs, 'update_hit_rate', 'end')}"
         lines.append(table_row([
-            " -> ".join(map(str, curriculum)), f"`{estimator}`", str(len(runs)),
+            " -> ".join(map(str, curriculum)), f"`{estimator_label(runs, estimator)}`", str(len(runs)),
             str(round(sum(train_summary(r).get("env_steps", 0) for r in runs) / len(runs))),
             str(round(sum(train_summary(r).get("iterations", 0) for r in runs) / len(runs))),
             _mean_of([train_summary(r).get("optimizer_updates") for r in runs], "{:.0f}"),
@@ -184,7 +192,8 @@ def floor_table(study: StudyConfig, results: dict[str, RunResult], alpha: float 
                           "beats the floor"])
     for (horizon, estimator, floor, margins, _), p in zip(rows, holm([r[4] for r in rows])):
         mean, low, high = bootstrap_ci(margins)
-        lines.append(table_row([str(horizon), f"`{estimator}`", f"{floor:.3f}", f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]",
+        label = estimator_label(_cells(study, results, [horizon], estimator), estimator)
+        lines.append(table_row([str(horizon), f"`{label}`", f"{floor:.3f}", f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]",
                                 f"{p:.3f}", "**yes**" if p < alpha and mean > 0 else "no"]))
     return "\n".join(lines)
 

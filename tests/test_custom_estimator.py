@@ -43,3 +43,39 @@ def test_estimator_specs_are_checked_before_use(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="unknown estimator 'lgoo'"):
         get_estimator("lgoo")
     assert get_estimator("logo") is ESTIMATORS["logo"] and isinstance(get_estimator("grpo"), Estimator)
+
+
+def test_estimator_kwargs_reach_your_factory_and_row_weights_scale_the_update(tmp_path, monkeypatch):
+    """Issue 21 item 8: a student's estimator takes arguments, and a row can count more or less than another."""
+    import torch
+
+    from algorithms.trainer import Trainer
+
+    (tmp_path / "weighted.py").write_text(
+        "from algorithms.estimators import Estimator, grpo_rows\n"
+        "def make(weight=1.0):\n"
+        "    def rows(batch):\n"
+        "        out = grpo_rows(batch)\n"
+        "        for row in out:\n"
+        "            row.weight = weight\n"
+        "        return out\n"
+        "    return Estimator(f'weighted-{weight:g}', rows)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="has no argument 'wieght'"):
+        get_estimator("weighted.py:make", {"wieght": 2.0})
+    with pytest.raises(ValueError, match="takes none"):
+        get_estimator("grpo", {"weight": 2.0})
+    assert get_estimator("weighted.py:make", {"weight": 0.5}).name == "weighted-0.5"
+
+    def update_size(weight):
+        config = TrainerConfig(curriculum=[4], iterations=1, num_generations=4, conversations_per_iteration=2,
+                               eval_seeds=[100000], estimator="weighted.py:make", estimator_kwargs={"weight": weight},
+                               learning_rate=1e-3, max_grad_norm=1e9, seed=0)
+        trainer = Trainer(config)
+        before = [p.detach().clone() for p in trainer.policy.model.parameters()]
+        trainer.iteration(3)
+        return sum(float((p - b).abs().sum()) for p, b in zip(trainer.policy.model.parameters(), before))
+
+    assert update_size(0.0) == 0.0  # weight 0: the rows teach nothing
+    assert update_size(1.0) > 0.0

@@ -130,6 +130,7 @@ def build_result(
         initial_metrics=Metrics.model_validate(initial),
         curve=[CurvePoint(iteration=p["iteration"], env_steps=p["env_steps"], score=p["score"]) for p in state.curve],
         train={"iterations": state.global_step, "env_steps": state.env_steps, "optimizer_updates": updates,
+               "estimator_name": trainer.estimator.name,
                "curve": state.curve, "initial_return": initial["return"], "final_return": final["return"],
                "diagnostics": diagnostics_summary(records),
                **({"test_return": test["return"], "test_episode_scores": test["episode_scores"]} if test else {})},
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     from algorithms.estimators import get_estimator
 
-    get_estimator(config.estimator)  # a typo fails here, before any directory is made
+    get_estimator(config.estimator, config.estimator_kwargs)  # a typo fails here, before any directory is made
     limit_threads(config.torch_threads)
     args.origin = provenance(command_line(args), config.torch_threads)  # the code as it is when the run starts
     if args.resume:
