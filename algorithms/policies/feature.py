@@ -280,6 +280,8 @@ class FeaturePolicy:
 
     # -- acting -----------------------------------------------------------------------------------------------
     def act(self, infos: Sequence[dict[str, Any]], *, generator: torch.Generator, greedy: bool = False) -> list[Decision]:
+        if self.similarity == "embedding":
+            self._prefetch_embeddings([info["view"] for info in infos])
         featurized = [self.featurize(info["view"]) for info in infos]
         samples = [s for s, _ in featurized]
         with torch.no_grad():
@@ -298,11 +300,22 @@ class FeaturePolicy:
             start += n
         return decisions
 
-    def _similarities(self, view: ManagerView, facts: list[FactView]) -> list[list[float]]:
-        """Per fact, the cosine similarity with the current statement of each of its related slots."""
+    def _similarity_texts(self, view: ManagerView, facts: list[FactView]) -> tuple[list[list[str]], list[str]]:
+        """Per fact, its related slots' memory ids; and the texts to embed: the facts, then each slot's statement."""
         contents = {m.memory_id: current_statement(m.content) for m in view.memories}
         slots = [related_slots(fact, view, self.num_slots) for fact in facts]
-        texts = [f.fact for f in facts] + [contents[m] for related in slots for m in related]
+        return slots, [f.fact for f in facts] + [contents[m] for related in slots for m in related]
+
+    def _prefetch_embeddings(self, views: Sequence[ExtractorView | ManagerView]) -> None:
+        """Embed the texts of every manager view of a step in one call (the embedder caches them per text, and a
+        text's vector does not depend on what it is embedded with), so featurizing each view finds them cached."""
+        texts = [t for v in views if isinstance(v, ManagerView) for t in self._similarity_texts(v, list(v.facts))[1]]
+        if texts:
+            self.embedder.embed(texts)
+
+    def _similarities(self, view: ManagerView, facts: list[FactView]) -> list[list[float]]:
+        """Per fact, the cosine similarity with the current statement of each of its related slots."""
+        slots, texts = self._similarity_texts(view, facts)
         vectors = self.embedder.embed(texts)
         out, start = [], len(facts)
         for d, related in enumerate(slots):
