@@ -92,22 +92,19 @@ def embedding_features(similarities: Sequence[float]) -> list[list[float]]:
     return [[s, s - best, float(s == best)] for s in similarities]
 
 
-def pair_features(fact: str, memory: str, same_speaker: bool, slot: int, num_slots: int, gap: float) -> list[float]:
-    """Lexical overlap of a fact with one related memory (what UPDATE / DELETE decisions hinge on)."""
+@functools.lru_cache(maxsize=1 << 16)
+def _overlap(fact: str, memory: str) -> tuple[float, float, float, float, float]:
+    """Word overlap (Jaccard, of the fact, of the memory), shared capitalised words, identical wording."""
     fi, mi = text_info(fact), text_info(memory)
     f, m = fi.word_set, mi.word_set
     inter = len(f & m)
     names = len(fi.names & mi.names) / max(len(fi.names | mi.names), 1)  # shared capitalised words: people, places
-    return [
-        inter / max(len(f | m), 1),
-        inter / max(len(f), 1),
-        inter / max(len(m), 1),
-        names,
-        float(fi.words == mi.words),
-        float(same_speaker),
-        slot / num_slots,
-        gap,
-    ]
+    return inter / max(len(f | m), 1), inter / max(len(f), 1), inter / max(len(m), 1), names, float(fi.words == mi.words)
+
+
+def pair_features(fact: str, memory: str, same_speaker: bool, slot: int, num_slots: int, gap: float) -> list[float]:
+    """Lexical overlap of a fact with one related memory (what UPDATE / DELETE decisions hinge on)."""
+    return [*_overlap(fact, memory), float(same_speaker), slot / num_slots, gap]
 
 
 @dataclass
