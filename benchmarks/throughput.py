@@ -8,9 +8,10 @@ checkpoints and the final test, all included.
 
 Every cell runs as a subprocess, in turn: the baseline (``--baseline``, default 6a013e2, exported to a temporary
 folder and imported from there), this tree with an empty embedding store (*cold*: the first cell of a study),
-this tree again with the store that run filled (*warm*: every later cell of a study, which trains, validates and
-tests on the same conversations), and the baseline again -- so a change in machine load shifts both sides alike;
-the baseline's two runs are averaged. The warm/baseline ratio is the study's; the cold one is a study's first cell.
+this tree again with a store filled (untimed) by the same cell at training seed 1 (*warm*: every later cell of
+a study, which trains, validates and tests on the same conversations with another policy), and the baseline
+again -- so a change in machine load shifts both sides alike; the baseline's two runs are averaged. The
+warm/baseline ratio is the study's; the cold one is a study's first cell (at each horizon).
 The two runs of this tree must give identical ``metrics.jsonl`` (timing fields aside): the store changes how long
 embedding takes, never what it returns; the script says so, or fails.
 
@@ -80,12 +81,18 @@ def run_cell(tree: Path, arguments: list[str], store: Path, scratch: Path) -> di
             "test_score": (result.get("test_metrics") or {}).get("score")}
 
 
-def measure(baseline: Path, arguments: list[str], scratch: Path) -> dict:
-    """Baseline, this tree cold, this tree warm, baseline (see the module docstring)."""
-    store = Path(tempfile.mkdtemp(prefix="store-", dir=scratch))
+def measure(baseline: Path, arguments: list[str], scratch: Path, *, fill_seed: int | None) -> dict:
+    """Baseline, this tree cold, this tree warm, baseline (see the module docstring). The warm run's store is
+    filled by the same cell at training seed ``fill_seed`` (another policy, as an earlier cell of a study), untimed;
+    with None, by the cold run itself."""
+    cold_store = Path(tempfile.mkdtemp(prefix="store-", dir=scratch))
+    warm_store = cold_store if fill_seed is None else Path(tempfile.mkdtemp(prefix="store-", dir=scratch))
     first = run_cell(baseline, arguments, Path(tempfile.mkdtemp(dir=scratch)), scratch)
-    cold = run_cell(ROOT, arguments, store, scratch)
-    warm = run_cell(ROOT, arguments, store, scratch)
+    cold = run_cell(ROOT, arguments, cold_store, scratch)
+    if fill_seed is not None:
+        seed = arguments.index("--seed") + 1
+        run_cell(ROOT, arguments[:seed] + [str(fill_seed)] + arguments[seed + 1 :], warm_store, scratch)
+    warm = run_cell(ROOT, arguments, warm_store, scratch)
     last = run_cell(baseline, arguments, Path(tempfile.mkdtemp(dir=scratch)), scratch)
     if cold["metrics"] != warm["metrics"]:
         raise AssertionError("this tree's cold and warm runs differ: the embedding store changed a result")
@@ -102,7 +109,7 @@ def main() -> None:
     parser.add_argument("--estimators", nargs="+", default=["grpo", "logo"])
     parser.add_argument("--env-steps", type=int, default=3000, help="--env-steps-per-stage of every cell")
     parser.add_argument("--quick", action="store_true", help="logo at 8 sessions, 300 env steps, 1 validation and "
-                        "1 test conversation: a smoke run")
+                        "1 test conversation, the warm run reusing the cold run's store: a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.sessions, args.estimators, args.env_steps = [8], ["logo"], 300
@@ -114,7 +121,8 @@ def main() -> None:
         print(header)
         for sessions in args.sessions:
             for estimator in args.estimators:
-                m = measure(baseline, cell_arguments(estimator, sessions, args.env_steps, args.quick), Path(scratch))
+                arguments = cell_arguments(estimator, sessions, args.env_steps, args.quick)
+                m = measure(baseline, arguments, Path(scratch), fill_seed=None if args.quick else 1)
                 rows.append(m)
                 print(f"{estimator + ' ' + str(sessions) + 's':<12} {m['env_steps']:>6} {m['baseline']:>8.1f} "
                       f"{m['cold']:>8.1f} {m['warm']:>8.1f} {m['cold'] / m['baseline']:>7.2f} "
