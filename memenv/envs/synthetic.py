@@ -19,11 +19,14 @@ def memories_about(bank: MemoryBank, keys: Sequence[tuple[str, str]]) -> list[li
     if not keys:
         return []
     entries = [(entry, entry.content.lower()) for entry in bank]
+    named_by_entity: dict[str, list] = {}  # a chunk's facts often share an entity: filter the bank once per entity
     found = []
     for entity, attribute in keys:
         attr = synthetic.ATTRIBUTE_BY_NAME[attribute]
-        named = [entry for entry, lowered in entries if entity.lower() in lowered]
-        found.append([e.memory_id for e in memory_claims(named, entity, [attr.keyword], attr.values).entries])
+        if entity not in named_by_entity:
+            named_by_entity[entity] = [entry for entry, lowered in entries if entity.lower() in lowered]
+        claims = memory_claims(named_by_entity[entity], entity, [attr.keyword], attr.values)
+        found.append([e.memory_id for e in claims.entries])
     return found
 
 

@@ -122,22 +122,38 @@ def memory_claims(entries: Sequence[MemoryEntry], entity: str, keywords: Sequenc
     (['Oslo'], ['Lisbon'], ['m1'])
     """
     found = Claims()
+    keywords, values = tuple(keywords), tuple(values)
+    for entry in entries:
+        claims = _entry_claims(entry.content, entity, keywords, values)
+        if claims is not None:
+            found.current |= claims[0]
+            found.past |= claims[1]
+            found.entries.append(entry)
+    return found
+
+
+@lru_cache(maxsize=1 << 16)
+def _entry_claims(
+    content: str, entity: str, keywords: tuple[str, ...], values: tuple[str, ...]
+) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(current, past) values one memory claims for a key under :func:`memory_claims`, or None when it does not
+    speak for the key. Memoised: the scorer and the diagnostics read the same memories session after session."""
     named = _word(entity)
     value_patterns, keyword_patterns = _patterns(keywords, values)
-    for entry in entries:
-        sentences = _SENTENCE.split(entry.content.strip())
-        if not named.search(sentences[0]):
-            continue
-        first_current, _, _ = _sentence_claims(sentences[0], value_patterns, keyword_patterns)
-        if not first_current:
-            continue
-        for sentence in sentences:
-            if named.search(sentence):
-                current, past, _ = _sentence_claims(sentence, value_patterns, keyword_patterns)
-                found.current |= current
-                found.past |= past
-        found.entries.append(entry)
-    return found
+    sentences = _SENTENCE.split(content.strip())
+    if not named.search(sentences[0]):
+        return None
+    first_current, _, _ = _sentence_claims(sentences[0], value_patterns, keyword_patterns)
+    if not first_current:
+        return None
+    current: set[str] = set()
+    past: set[str] = set()
+    for sentence in sentences:
+        if named.search(sentence):
+            sentence_current, sentence_past, _ = _sentence_claims(sentence, value_patterns, keyword_patterns)
+            current |= sentence_current
+            past |= sentence_past
+    return frozenset(current), frozenset(past)
 
 
 def candidates(question: QA, claims: Claims, *, strict: bool = False) -> set[str]:
