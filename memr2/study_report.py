@@ -8,9 +8,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from memr2.leaderboard import plot_mean_curve, table_header, table_row, train_summary
+from memr2.leaderboard import Markup, ci_cell, code_cell, plot_mean_curve, table_header, table_row, train_summary
 from memr2.results import RunResult, read_result
-from memr2.stats import bootstrap_ci, format_ci
+from memr2.stats import bootstrap_ci
 from memr2.study import TIMING_FILE, StudyConfig, plan, reference_cell_name, train_cell_name
 
 
@@ -49,8 +49,8 @@ def headline_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
         for h in study.horizons:
             runs = [r for r in _cells(study, results, [h], estimator) if r.test_metrics]
             counts.add(len(runs))
-            cells.append(format_ci([r.test_metrics.score for r in runs]) if runs else "-")
-        lines.append(table_row([f"`{estimator}`", *cells, "/".join(map(str, sorted(counts)))]))
+            cells.append(ci_cell([r.test_metrics.score for r in runs]) if runs else "-")
+        lines.append(table_row([code_cell(estimator), *cells, "/".join(map(str, sorted(counts)))]))
     for agent in study.references:
         scores = [_reference(study, results, agent, h, "test") for h in study.horizons]
         lines.append(table_row([f"{agent} (reference, no training)", *("-" if s is None else f"{s:.3f}" for s in scores), "-"]))
@@ -78,13 +78,13 @@ def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
             reach = f"{sorted(steps)[len(steps) // 2]} ({len(steps)}/{len(runs)} reached)" if steps else f"not reached (0/{len(runs)})"
         hits = f"{_diagnostic(runs, 'update_hit_rate', 'start')} -> {_diagnostic(runs, 'update_hit_rate', 'end')}"
         lines.append(table_row([
-            " -> ".join(map(str, curriculum)), f"`{estimator}`", str(len(runs)),
+            Markup(" -> ".join(map(str, curriculum))), code_cell(estimator), str(len(runs)),
             str(round(sum(train_summary(r).get("env_steps", 0) for r in runs) / len(runs))),
             str(round(sum(train_summary(r).get("iterations", 0) for r in runs) / len(runs))),
-            f"**{format_ci([r.test_metrics.score for r in tested])}**" if tested else "-",
-            format_ci([train_summary(r)["test_return"] for r in tested if "test_return" in train_summary(r)]) if tested else "-",
-            format_ci([r.metrics.score for r in runs]), reach,
-            _diagnostic(runs, "zero_std_global", "end"), _diagnostic(runs, "zero_std_local", "end"), hits,
+            Markup(f"**{ci_cell([r.test_metrics.score for r in tested])}**") if tested else "-",
+            ci_cell([train_summary(r)["test_return"] for r in tested if "test_return" in train_summary(r)]) if tested else "-",
+            ci_cell([r.metrics.score for r in runs]), reach,
+            _diagnostic(runs, "zero_std_global", "end"), _diagnostic(runs, "zero_std_local", "end"), Markup(hits),
             f"{sum(r.wall_time_s for r in runs) / len(runs):.0f}",
         ]))
     return "\n".join(lines)
@@ -103,10 +103,10 @@ def paired_differences(study: StudyConfig, results: dict[str, RunResult], pairs:
         if not diffs:
             continue
         mean, low, high = bootstrap_ci(diffs)
-        label = lambda c, e: f"`{e}` at {' -> '.join(map(str, c))}"  # noqa: E731
+        label = lambda c, e: Markup(f"{code_cell(e)} at {' -> '.join(map(str, c))}")  # noqa: E731
         record = f"{sum(d > 0 for d in diffs)} / {sum(d == 0 for d in diffs)} / {sum(d < 0 for d in diffs)}"
         lines.append(table_row([label(curriculum_a, a), label(curriculum_b, b), str(len(diffs)),
-                           f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]", record]))
+                           Markup(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"), record]))
     return "\n".join(lines)
 
 
