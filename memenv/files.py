@@ -33,3 +33,57 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file (YAML / TOML / JSON) larger than this is refused: configs are hand-written and small."""
+
+
+def load_yaml(text: str, source: str = "YAML") -> object:
+    """``yaml.safe_load`` without anchors' aliases (``*name``): a few lines of nested aliases ("billion laughs")
+    expand to billions of nodes and hang the reader, and no config of this project needs them. An alias is a
+    ``ValueError`` naming ``source`` and the line; so is a text over :data:`MAX_CONFIG_BYTES`.
+
+    >>> load_yaml("a: [1, 2]")
+    {'a': [1, 2]}
+    >>> load_yaml("a: &x [1]\\nb: *x")
+    Traceback (most recent call last):
+    ...
+    ValueError: YAML: line 2: the alias *x is refused (anchors and aliases are not supported; write the value out)
+    """
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # noqa: ANN001, ANN202 - PyYAML's signature
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise ValueError(f"{source}: line {event.start_mark.line + 1}: the alias *{event.anchor} is refused "
+                                 "(anchors and aliases are not supported; write the value out)")
+            return super().compose_node(parent, index)
+
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ValueError(f"{source}: {len(text)} characters; a config file holds at most {MAX_CONFIG_BYTES}")
+    return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def read_mapping(path: str | os.PathLike[str]) -> dict:
+    """A ``.yaml``/``.yml`` (:func:`load_yaml`), ``.toml`` or ``.json`` config file's top-level mapping; anything
+    else is a ``ValueError`` naming the file."""
+    import json
+    import tomllib
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ValueError(f"{path}: {len(text)} characters; a config file holds at most {MAX_CONFIG_BYTES}")
+    if path.suffix in (".yaml", ".yml"):
+        data = load_yaml(text, str(path)) or {}
+    elif path.suffix == ".toml":
+        data = tomllib.loads(text)
+    elif path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        raise ValueError(f"{path}: unknown config format {path.suffix!r}; use .yaml, .toml or .json")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping, got {type(data).__name__}")
+    return data

@@ -23,10 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from memenv.files import write_text_atomic
+from memenv.files import load_yaml, write_text_atomic
 from memr2.results import read_result, slug
 
 STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
@@ -69,7 +68,7 @@ class StudyConfig(BaseModel):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> "StudyConfig":
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = load_yaml(Path(path).read_text(encoding="utf-8"), str(path))  # no aliases: no billion laughs
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of study fields")
         study = cls.model_validate(data.get("study", data))

@@ -36,6 +36,11 @@ Answer with a short phrase (a name, a place, a date or a few words). If the memo
 Question: {question}
 Answer:"""
 
+ANSWERERS = ("agents.llm.answerer:make_answerer", "agents.llm.openai_backend:make_openai_answerer")
+"""The answerer (and judge) factories shipped with memory-r2: the registered specs a config file may name without
+``--trust-specs`` (memr2.commands.check_spec_sources)."""
+
+
 @runtime_checkable
 class Answerer(Protocol):
     """A text model: one reply per prompt."""
