@@ -87,6 +87,7 @@ class EndpointUsage(BaseModel):
     completion_tokens: int = Field(ge=0)
     request_seconds: float = Field(ge=0)
     cost_usd: float | None = None
+    requests_without_usage: int = Field(0, ge=0, description="replies whose usage was missing or malformed")
 
 
 class MemoryStats(BaseModel):
