@@ -16,6 +16,7 @@ Restoring all of them makes a resumed run continue exactly as an uninterrupted o
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -171,13 +172,35 @@ def load_weights(directory: str | Path, model: torch.nn.Module) -> None:
     _read(path, lambda _: model.load_state_dict(tensors))
 
 
+MAX_COUNTER = 10**12
+"""The largest step counter a checkpoint may hold (a trillion iterations or env steps: no run comes near)."""
+
+
+def counter_problems(state: TrainerState) -> list[str]:
+    """What is insane in ``state``: a counter that is not an integer in ``[0, MAX_COUNTER]`` (a bool, ``10**30``,
+    ``-1``, ``2.5``), or a wall time / best value that is not a finite number (``wall_time_s`` also >= 0).
+
+    >>> counter_problems(TrainerState(global_step=10**30, wall_time_s=float("nan")))
+    ['global_step must be an integer in [0, 1000000000000], got 1000000000000000000000000000000', 'wall_time_s must be a finite number >= 0, got nan']
+    """
+    problems = [f"{name} must be an integer in [0, {MAX_COUNTER}], got {value!r}"
+                for name in ("stage", "iteration", "global_step", "env_steps", "bad_evals")
+                if not (isinstance(value := getattr(state, name), int) and not isinstance(value, bool)
+                        and 0 <= value <= MAX_COUNTER)]
+    finite = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+    if not (finite(state.wall_time_s) and state.wall_time_s >= 0):
+        problems.append(f"wall_time_s must be a finite number >= 0, got {state.wall_time_s!r}")
+    if state.best_value is not None and not finite(state.best_value):
+        problems.append(f"best_value must be a finite number or null, got {state.best_value!r}")
+    return problems
+
+
 def _trainer_state(path: Path) -> TrainerState:
     raw = _read_json(path)
     state = _read(path, lambda _: TrainerState(**raw))
-    counters = ("stage", "iteration", "global_step", "env_steps", "bad_evals")
-    bad = [name for name in counters if not (isinstance(getattr(state, name), int) and getattr(state, name) >= 0)]
+    bad = counter_problems(state)
     if bad:
-        raise CheckpointError(f"{path}: {', '.join(bad)} must be non-negative integers")
+        raise CheckpointError(f"{path}: {'; '.join(bad)} (the file was damaged or edited; resume from another checkpoint)")
     return state
 
 

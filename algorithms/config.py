@@ -16,12 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 
-from memenv.files import read_yaml, write_text_atomic
+from memenv.files import read_mapping, write_text_atomic
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 LossType = Literal["grpo", "dr_grpo", "dapo"]
 ScaleRewards = Literal["group", "batch", "none"]
@@ -227,18 +223,7 @@ class TrainerConfig:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainerConfig":
         """Load a ``.yaml``/``.yml``/``.toml``/``.json`` file; ``overrides`` (e.g. CLI flags) win."""
-        path = Path(path)
-        text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
-            data = read_yaml(path) or {}
-        elif path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            raise ValueError(f"{path}: unknown config format {path.suffix!r}; use .yaml, .toml or .json")
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of TrainerConfig fields, got {type(data).__name__}")
+        data = read_mapping(path)  # YAML without aliases, TOML or JSON; a size cap; errors name the file
         data = dict(data.get("trainer", data))
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data)

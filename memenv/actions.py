@@ -328,13 +328,21 @@ def parse_action(role: str, text: Any) -> Action | ParseError:
 
 
 def coerce_action(role: str, action: Any) -> Action | ParseError:
-    """Accept what ``MemoryEnv.step`` accepts: text, an action object, or a plain dict. Never raises."""
+    """Accept what ``MemoryEnv.step`` accepts: text, an action object, or a plain dict. Never raises.
+
+    An action object is dumped and validated again like a dict: one built with pydantic's ``model_construct``
+    (or changed after it was built) skips validation, and would otherwise bring any number of operations, any text
+    length or a lone surrogate into the bank.
+    """
     if isinstance(action, str):
         return parse_action(role, action)
     if isinstance(action, (ExtractAction, ManageAction)):
-        if action.role != role:
-            return ParseError(role=role, message=f"a {action.role} action was given in the {role} phase")
-        return action
+        try:
+            action = action.model_dump(warnings=False)
+            if action.get("role") != role:
+                return ParseError(role=role, message=f"a {str(action.get('role'))[:40]} action was given in the {role} phase")
+        except Exception as exc:  # noqa: BLE001 - an object built without validation can hold anything
+            return ParseError(role=role, message=f"invalid action object: {type(exc).__name__}: {exc}"[:300])
     if isinstance(action, dict):
         if "role" in action and not (isinstance(action["role"], str) and action["role"] == role):
             return ParseError(role=role, message=f"a {action['role']!r:.40} action was given in the {role} phase")

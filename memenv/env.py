@@ -392,7 +392,7 @@ class MemoryEnv(gym.Env):
 
     def _checked_state(self, state: EnvState) -> MemoryBank:
         """The bank ``state`` restores, or ValueError naming the first inconsistency."""
-        check_state(state, self.chunks_per_session)
+        check_state(state, self.chunks_per_session, self.observation_space["session"].n - 1)
         self._check_dataset_state(state.dataset)
         try:  # on a throwaway generator, so that a bad state changes nothing
             np.random.Generator(type(self.np_random.bit_generator)()).bit_generator.state = state.rng_state

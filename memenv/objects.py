@@ -178,11 +178,27 @@ def check_keywords(obj: Any, kwargs: dict[str, Any], owner: str) -> None:
     raise ValueError(f"{owner} has no argument {', '.join(map(repr, unknown))}{hint} (it accepts: {listed})")
 
 
+def standard_library_origin(module_part: str, found: Any) -> str | None:
+    """The standard-library module that ``module_part`` (a spec's module, not a file path) or ``found`` (via its
+    ``__module__``) belongs to, or None: ``subprocess:run`` and ``shutil:rmtree`` are Python functions, so only
+    their origin tells them from a factory.
+
+    >>> import shutil
+    >>> standard_library_origin("shutil", shutil.rmtree), standard_library_origin("memenv.bank", None)
+    ('shutil', None)
+    """
+    names = [getattr(found, "__module__", None) or ""]
+    if not module_part.endswith(".py"):
+        names.append(module_part)
+    return next((top for name in names if (top := name.partition(".")[0]) in sys.stdlib_module_names), None)
+
+
 def resolve_spec(target: str, *, method: str, what: str, factories: bool = True) -> Any:
     """:func:`load_object`, then a check of what was found *before anything calls it*: a class with a callable
     ``method`` or, with ``factories``, a function written in Python (never a builtin such as ``os.system``, whose
-    "arguments" would come from a config file). Importing a module runs its code, so a spec is trusted like code
-    (docs/reliability.md); this stops a spec that names something of the wrong kind.
+    "arguments" would come from a config file), and nothing defined in the standard library
+    (:func:`standard_library_origin`: ``subprocess:run``, ``shutil:rmtree``). Importing a module runs its code, so
+    a spec is trusted like code (docs/reliability.md); this stops a spec that names something of the wrong kind.
 
     >>> resolve_spec("memenv.scoring.rule:RuleScorer", method="score", what="scorer").__name__
     'RuleScorer'
@@ -191,10 +207,14 @@ def resolve_spec(target: str, *, method: str, what: str, factories: bool = True)
     ...
     ValueError: 'os:system' is not usable as the scorer: expected a class with a score() method or a Python factory function, got builtin_function_or_method
     """
+    module_part, _ = split_target(target, what)
     found = load_object(target, what)
-    if inspect.isclass(found) and callable(getattr(found, method, None)):
-        return found
-    if factories and inspect.isfunction(found):
-        return found
-    expected = f"a class with a {method}() method" + (" or a Python factory function" if factories else "")
-    raise ValueError(f"{target!r} is not usable as the {what}: expected {expected}, got {type(found).__name__}")
+    if not ((inspect.isclass(found) and callable(getattr(found, method, None))) or (factories and inspect.isfunction(found))):
+        expected = f"a class with a {method}() method" + (" or a Python factory function" if factories else "")
+        raise ValueError(f"{target!r} is not usable as the {what}: expected {expected}, got {type(found).__name__}")
+    stdlib = standard_library_origin(module_part, found)
+    if stdlib:
+        raise ValueError(f"{target!r} is not usable as the {what}: it comes from the standard library module "
+                         f"{stdlib!r}, which has no {what}s (and running its functions from a spec would let a "
+                         "config file run commands or delete files); name your own class or factory")
+    return found

@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from memenv.actions import Fact
+from memenv.actions import MAX_ACTION_ITEMS, MAX_TEXT_CHARS, AddOp, Fact
 from memenv.bank import BankState
 from memenv.data.schema import Conversation
 
@@ -64,11 +64,38 @@ class EnvState(BaseModel):
     """What the dataset subclass needs besides the episode (e.g. LoCoMo's cursor over conversations)."""
 
 
-def check_state(state: EnvState, chunks_per_session: int) -> None:
-    """Raise ValueError naming the first inconsistency of ``state``: ids ``m<N>`` unique and below ``next_id``,
-    session and chunk in range, a terminated state at the last chunk, pending facts (one related list each) only in
-    the manager phase, related ids in the bank, ``0 <= invalid_actions <= steps``. The env checks the rest (RNG,
-    dataset position) before it changes anything."""
+def entry_problem(entry: Any) -> str | None:
+    """Why a bank entry could not have been written by an action (its content, speaker or dialogue ids over the
+    action limits of :mod:`memenv.actions`, a lone surrogate, a date over ``MAX_TEXT_CHARS``), or None."""
+    try:
+        AddOp(content=entry.content, speaker=entry.speaker, dia_ids=entry.dia_ids)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        return f"memory {entry.memory_id}: {'.'.join(map(str, error['loc']))}: {error['msg']}"[:300]
+    if len(entry.date or "") > MAX_TEXT_CHARS:
+        return f"memory {entry.memory_id}: its date is {len(entry.date)} characters (at most {MAX_TEXT_CHARS})"
+    return None
+
+
+def check_state(state: EnvState, chunks_per_session: int, max_sessions: int | None = None) -> None:
+    """Raise ValueError naming the first inconsistency of ``state``: at most ``max_sessions`` sessions, every
+    question about one of them, bank entries and pending facts within the limits of an action
+    (:func:`entry_problem`, at most ``MAX_ACTION_ITEMS`` facts), ids ``m<N>`` unique and below ``next_id``, session
+    and chunk in range, a terminated state at the last chunk, pending facts (one related list each) only in the
+    manager phase, related ids in the bank, ``0 <= invalid_actions <= steps``. The env checks the rest (RNG, dataset
+    position) before it changes anything."""
+    sessions = len(state.conversation.sessions)
+    if max_sessions is not None and sessions > max_sessions:
+        raise ValueError(f"the conversation has {sessions} sessions; this env plays at most {max_sessions}")
+    late = next((q for q in state.conversation.questions if q.session > sessions), None)
+    if late is not None:
+        raise ValueError(f"question {late.question[:60]!r} is about session {late.session}, past the last session "
+                         f"({sessions}) of the conversation")
+    problem = next((p for p in map(entry_problem, state.bank.entries) if p), None)
+    if problem:
+        raise ValueError(f"a bank entry is over the limits of an action: {problem}")
+    if len(state.facts) > MAX_ACTION_ITEMS:
+        raise ValueError(f"{len(state.facts)} pending facts; an extractor action holds at most {MAX_ACTION_ITEMS}")
     ids = [entry.memory_id for entry in state.bank.entries]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate memory ids in the bank: {sorted({i for i in ids if ids.count(i) > 1})}")
@@ -77,7 +104,6 @@ def check_state(state: EnvState, chunks_per_session: int) -> None:
             raise ValueError(f"memory id {memory_id!r} is not of the form m<N>")
         if int(memory_id[1:]) >= state.bank.next_id:
             raise ValueError(f"bank.next_id {state.bank.next_id} must exceed every id (found {memory_id})")
-    sessions = len(state.conversation.sessions)
     if not 0 <= state.session < sessions:
         raise ValueError(f"session {state.session} out of range for {sessions} sessions")
     if not 0 <= state.chunk < chunks_per_session:

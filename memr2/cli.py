@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from memr2 import __version__
+from memr2.commands import check_spec_sources
 
 COMMANDS = ("envs", "play", "eval", "train", "study", "verify", "leaderboard", "data")
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_spec_sources(args)
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError) as exc:
         print(f"memr2 {args.command}: error: {exc}", file=sys.stderr)

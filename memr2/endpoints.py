@@ -34,7 +34,10 @@ def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--judge-rubrics", nargs="+", default=["mem0", "strict"], metavar="RUBRIC",
                        help="judge prompts, each reported as its own J (default: %(default)s)")
     group.add_argument("--max-concurrency", type=int, default=8, help="requests in flight (default: %(default)s)")
-    group.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request (default: %(default)s)")
+    group.add_argument("--request-timeout", type=float, default=120.0,
+                       help="seconds per attempt: to connect, per read, and for the whole reply once its headers came "
+                            "(a trickling server is cut too); a request is abandoned after (retries + 1) x this + "
+                            "8 s per retry (default: %(default)s)")
     group.add_argument("--max-retries", type=int, default=4,
                        help="retries on 429/5xx/timeouts, with exponential backoff (default: %(default)s)")
     group.add_argument("--price-input", type=float, default=None, metavar="USD",

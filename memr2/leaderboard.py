@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from memr2.results import RunResult, read_result
+from memr2.results import RunResult, commit_exists, read_result
+from memr2.results import is_privileged as privileged_run
 from memr2.stats import format_ci
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def load_results(results_dir: str | os.PathLike[str]) -> list[RunResult]:
-    """Every result file in ``results_dir``, sorted by environment then name; a corrupt file is an error naming it."""
+    """Every result file in ``results_dir``, checked by :func:`memr2.results.read_result` (finite numbers, fractions
+    in [0, 1], its checksum, a known privileged agent marked privileged), sorted by environment then name; a file
+    that fails is an error naming it."""
     results = []
     for path in sorted(Path(results_dir).glob("*.json")):
         try:
@@ -32,14 +36,45 @@ def load_results(results_dir: str | os.PathLike[str]) -> list[RunResult]:
     return sorted(results, key=lambda r: (r.env_id, r.kind, r.run_name))
 
 
+class Markup(str):
+    """A table cell this module built as markdown (a formatted number, bold, a code span around a checked name):
+    :func:`table_row` keeps it as it is. Every other cell is text and goes through :func:`cell`."""
+
+
+CELL_ESCAPES = {"\\": "\\\\", "|": "\\|", "`": "\\`", "[": "\\[", "]": "\\]", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def cell(text: object) -> Markup:
+    """``text`` (from a result file, so from anyone) as one markdown table cell or heading that shows that text
+    and nothing else: line breaks and other control characters become spaces; ``\\ | ` [ ]`` are backslash-escaped
+    (no cell break, code span or link); ``& < >`` become entities (no HTML, no ``<!-- ... -->`` marker).
+
+    >>> print(cell("a|b\\n<!-- results:end --> [x](y)"))
+    a\\|b &lt;!-- results:end --&gt; \\[x\\](y)
+    """
+    text = "".join(" " if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029" else ch for ch in str(text))
+    return Markup("".join(CELL_ESCAPES.get(ch, ch) for ch in text))
+
+
+def code_cell(name: str) -> Markup:
+    """``name`` as a code span when it is a plain identifier or spec (letters, digits, ``_ . : / -``), else as
+    escaped text (a code span cannot escape its own backticks).
+
+    >>> code_cell("logo-sum"), code_cell("a`b")
+    ('`logo-sum`', 'a\\\\`b')
+    """
+    return Markup(f"`{name}`") if re.fullmatch(r"[\w.:/-]+", name) else cell(name)
+
+
 def table_row(cells: Sequence[str]) -> str:
-    """One markdown table row."""
-    return "| " + " | ".join(cells) + " |"
+    """One markdown table row; every cell that is not :class:`Markup` is escaped by :func:`cell`."""
+    return "| " + " | ".join(c if isinstance(c, Markup) else cell(c) for c in cells) + " |"
 
 
 def table_header(names: Sequence[str]) -> list[str]:
-    """A markdown table's header row and its separator."""
-    return [table_row(names), "|" + "---|" * len(names)]
+    """A markdown table's header row and its separator; the names are this code's own (a name from a result
+    file, such as a category, must be passed through :func:`cell`)."""
+    return [table_row([Markup(n) for n in names]), "|" + "---|" * len(names)]
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -58,10 +93,18 @@ def _scripted_label(result: RunResult) -> str:
 
 
 def is_privileged(result: RunResult) -> bool:
-    """Whether the run could read privileged information (gold actions or observations); older result files
-    predate the ``privileged`` field, so their env kwargs are read too."""
-    kwargs = result.env_kwargs
-    return bool(result.privileged or kwargs.get("privileged") or kwargs.get("observation_gold"))
+    """Whether the run could read privileged information (gold actions or observations): the file says so, or its
+    env kwargs or agent do (:func:`memr2.results.is_privileged`; older result files predate the ``privileged``
+    field, and a file's ``false`` never hides an oracle)."""
+    return bool(result.privileged) or privileged_run(result.agent, result.env_kwargs)
+
+
+def commit_label(commit: str | None) -> str:
+    """A result's commit, abbreviated to 7 characters, with ``?`` appended when this repository has no such commit
+    (a typo, an unpushed branch or a made-up value): ``-`` when none was recorded."""
+    if not commit:
+        return "-"
+    return commit[:7] + ("" if commit_exists(commit) else "?")
 
 
 def _agent_label(result: RunResult) -> str:
@@ -69,11 +112,6 @@ def _agent_label(result: RunResult) -> str:
     if result.display_name:
         return result.display_name
     return f"{result.agent} ({result.model})" if result.model else result.agent
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return text.replace("|", "\\|")
 
 
 def _kwargs_label(env_kwargs: dict) -> str:
@@ -96,7 +134,7 @@ def _kwargs_label(env_kwargs: dict) -> str:
                     parts.append(f"{name}={item}")
             continue
         parts.append(f"{key}={value}")
-    return _cell(", ".join(parts)) or "-"
+    return ", ".join(parts) or "-"
 
 
 def eval_table(results: Sequence[RunResult]) -> str:
@@ -104,7 +142,7 @@ def eval_table(results: Sequence[RunResult]) -> str:
     categories = sorted({name for r in results for name in r.metrics.per_category})
     header = ["agent", "privileged", "env kwargs", "scorer", "episodes", "score", "return", *categories,
               "evidence recall", "M-Fail", "entries", "tokens", "invalid", "wall s", "commit"]
-    lines = table_header(header)
+    lines = table_header([*header[:7], *map(cell, categories), *header[7 + len(categories):]])
     for r in sorted(results, key=lambda r: (r.env_kwargs.get("max_sessions") or 0, -r.metrics.score, r.run_name)):
         per_category = [
             f"{_fmt(r.metrics.per_category[c].mean)} ({r.metrics.per_category[c].count})"
@@ -114,10 +152,10 @@ def eval_table(results: Sequence[RunResult]) -> str:
         kwargs = _kwargs_label({k: v for k, v in r.env_kwargs.items() if k not in ("privileged", "observation_gold")})
         episodes = f"{len(r.episodes) or len(r.seeds)} (seeds {_seed_range(r.seeds)})"
         returns = [e.total_reward for e in r.episodes]
-        row = [_agent_label(r), "yes" if is_privileged(r) else "no", kwargs, r.scorer, episodes, f"**{_fmt(r.metrics.score)}**",
+        row = [_agent_label(r), "yes" if is_privileged(r) else "no", kwargs, r.scorer, episodes, Markup(f"**{_fmt(r.metrics.score)}**"),
                _fmt(sum(returns) / len(returns)) if returns else "-", *per_category,
                _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries), str(r.memory.tokens),
-               str(r.invalid_actions), f"{r.wall_time_s:.1f}", (r.commit or "-")[:7]]
+               str(r.invalid_actions), f"{r.wall_time_s:.1f}", commit_label(r.commit)]
         lines.append(table_row(row))
     return "\n".join(lines)
 
@@ -158,7 +196,7 @@ def judge_table(results: Sequence[RunResult]) -> str | None:
         return None
     categories = sorted({c for r in judged for j in r.metrics.judge.rubrics.values() for c in j.per_category})
     header = ["agent", "judge model", "rubric", "prompt sha256", "J", *categories, "agree with F1>=0.5", "commit"]
-    lines = table_header(header)
+    lines = table_header([*header[:5], *map(cell, categories), *header[5 + len(categories):]])
     for r in sorted(judged, key=lambda r: r.run_name):
         for name, j in r.metrics.judge.rubrics.items():
             per_category = [
@@ -166,8 +204,8 @@ def judge_table(results: Sequence[RunResult]) -> str | None:
                 for c in categories
             ]
             f1 = next((a for pair, a in r.metrics.judge.agreement.items() if pair.startswith(f"{name}~f1")), None)
-            row = [_agent_label(r), _cell(j.model), name, j.prompt_sha256[:12], f"**{_fmt(j.score)}**", *per_category,
-                   _fmt(f1.agree if f1 else None), (r.commit or "-")[:7]]
+            row = [_agent_label(r), j.model, name, j.prompt_sha256[:12], Markup(f"**{_fmt(j.score)}**"), *per_category,
+                   _fmt(f1.agree if f1 else None), commit_label(r.commit)]
             lines.append(table_row(row))
     return "\n".join(lines)
 
@@ -193,11 +231,11 @@ def train_table(results: Sequence[RunResult]) -> str:
             first.env_id, str(first.env_kwargs.get("max_sessions", "-")), first.estimator or "-", _agent_label(first),
             _scripted_label(first),
             f"{len(runs)} ({_seed_range(seeds)})", str(round(sum(steps) / len(steps))) if steps else "-",
-            format_ci([r.initial_metrics.score for r in runs if r.initial_metrics]) if any(r.initial_metrics for r in runs) else "-",
-            format_ci([r.metrics.score for r in runs]),
-            f"**{format_ci([r.test_metrics.score for r in tested])}**" if tested else "-",
-            format_ci([train_summary(r)["test_return"] for r in tested]) if tested and all("test_return" in train_summary(r) for r in tested) else "-",
-            f"{sum(r.wall_time_s for r in runs) / len(runs):.0f}", ",".join(sorted({(r.commit or "-")[:7] for r in runs})),
+            ci_cell([r.initial_metrics.score for r in runs if r.initial_metrics]) if any(r.initial_metrics for r in runs) else "-",
+            ci_cell([r.metrics.score for r in runs]),
+            Markup(f"**{ci_cell([r.test_metrics.score for r in tested])}**") if tested else "-",
+            ci_cell([train_summary(r)["test_return"] for r in tested]) if tested and all("test_return" in train_summary(r) for r in tested) else "-",
+            f"{sum(r.wall_time_s for r in runs) / len(runs):.0f}", ",".join(sorted({commit_label(r.commit) for r in runs})),
         ]
         lines.append(table_row(row))
     return "\n".join(lines)
@@ -211,14 +249,19 @@ def gold_notes(results: Sequence[RunResult]) -> str:
     lines = []
     errata = next((r.errata for r in sorted(results, key=lambda r: r.run_name) if getattr(r, "errata", None)), None)
     if errata:
-        lines.append(f"Golds corrected by errata `{errata['name']}` (sha256 {errata['sha256'][:12]}): "
-                     f"{errata['golds_changed']} golds and {errata['evidence_changed']} evidence lists changed.")
+        lines.append(f"Golds corrected by errata {code_cell(str(errata['name']))} (sha256 {cell(str(errata['sha256'])[:12])}): "
+                     f"{cell(errata['golds_changed'])} golds and {cell(errata['evidence_changed'])} evidence lists changed.")
     ceiling = next((r.ceiling for r in sorted(results, key=lambda r: r.run_name) if getattr(r, "ceiling", None)), None)
     for metric in (ceiling or {}).get("metrics", {}):
         meaning = ("not a bound: the recall reader sees ten memories, not one answer" if metric == "recall" else
                    "a score above it is credit for wrong golds")
-        lines.append(f"{_cell(ceiling_line(ceiling, metric))} ({meaning}; docs/leaderboard.md).")
+        lines.append(f"{cell(ceiling_line(ceiling, metric))} ({meaning}; docs/leaderboard.md).")
     return "".join(f"\n\n{line}" for line in lines)
+
+
+def ci_cell(values: Sequence[float]) -> Markup:
+    """:func:`memr2.stats.format_ci` of numbers as a cell (its brackets are this code's, not a link)."""
+    return Markup(format_ci(values))
 
 
 def _protocol_heading(name: str) -> str:
@@ -226,7 +269,7 @@ def _protocol_heading(name: str) -> str:
 
     protocol = PROTOCOLS.get(name)
     if protocol is None:
-        return f"### Protocol `{name}` (no longer defined in this version)"
+        return f"### Protocol {cell(name)} (no longer defined in this version)"
     return f"### Protocol `{name}`: {protocol.summary()}\n\n{protocol.description}"
 
 
@@ -244,12 +287,12 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
         parts.append(f"{_protocol_heading(name)} {note}\n\n{eval_table(subset)}{gold_notes(subset)}")
     for env_id in sorted({r.env_id for r in evals if not r.protocol}):
         subset = [r for r in evals if not r.protocol and r.env_id == env_id]
-        parts.append(f"### {env_id}: runs without a protocol\n\nEach row has its own settings (see env kwargs); they "
+        parts.append(f"### {cell(env_id)}: runs without a protocol\n\nEach row has its own settings (see env kwargs); they "
                      f"are not comparable with each other or with the protocol tables. {note}\n\n{eval_table(subset)}")
     for env_id in sorted({r.env_id for r in evals}):
         judged = judge_table([r for r in evals if r.env_id == env_id])
         if judged:
-            parts.append(f"#### {env_id}: LLM judge (J)\n\n{judge_note}\n\n{judged}")
+            parts.append(f"#### {cell(env_id)}: LLM judge (J)\n\n{judge_note}\n\n{judged}")
     trained = [r for r in results if r.kind == "train"]
     if trained:
         parts.append(f"### Training runs\n\n{train_table(trained)}")
@@ -308,6 +351,8 @@ def splice(text: str, fragment: str, start: str = START, end: str = END) -> str:
     """``text`` with the part between the ``start`` and ``end`` markers replaced by ``fragment``."""
     if start not in text or end not in text:
         raise ValueError(f"the file has no {start} ... {end} markers to fill")
+    if start in fragment or end in fragment:
+        raise ValueError(f"the generated text holds a {start} or {end} marker (text from a result file not escaped)")
     head, rest = text.split(start, 1)
     body, tail = rest.split(end, 1)
     indent = body[len(body.rstrip(" ")) :]  # an indented end marker (inside a docstring) keeps its indentation

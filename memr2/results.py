@@ -1,13 +1,19 @@
 """Run result files: one JSON per ``memr2 eval`` or training run (docs/design.md, "Results").
 
 The leaderboard reads curated copies from ``leaderboards/results/``; writes are atomic (temporary file in the
-same folder, then ``os.replace``), so a reader never sees half a file.
+same folder, then ``os.replace``), so a reader never sees half a file. :func:`write_result` adds
+``record_sha256`` (:func:`record_checksum`) and :func:`read_result` checks every file it loads
+(:func:`validate_result`; docs/reliability.md, "Result files").
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.metadata
 import itertools
+import json
+import math
 import os
 import platform
 import re
@@ -81,6 +87,7 @@ class EndpointUsage(BaseModel):
     request_seconds: float = Field(ge=0)
     cost_usd: float | None = None
     cached: int = Field(0, ge=0, description="replies taken from the answer/verdict cache, with no request sent")
+    requests_without_usage: int = Field(0, ge=0, description="replies whose usage was missing or malformed")
 
 
 class MemoryStats(BaseModel):
@@ -149,7 +156,8 @@ class RunResult(BaseModel):
 
 VERSIONED_PACKAGES = ("memory-r2", "gymnasium", "pettingzoo", "pydantic", "numpy", "torch", "transformers", "vllm")
 PRIVILEGED_ENV_KWARGS = ("observation_gold", "privileged")
-PRIVILEGED_AGENTS = ("oracle",)
+PRIVILEGED_AGENTS = ("oracle", "restricted-oracle")
+CHECKSUM_KEY = "record_sha256"
 
 
 def package_versions() -> dict[str, str]:
@@ -165,7 +173,7 @@ def package_versions() -> dict[str, str]:
 
 def is_privileged(agent: str, env_kwargs: dict[str, Any]) -> bool:
     """Whether a run could read privileged information: an env built with ``observation_gold=True`` or
-    ``privileged=True``, or the oracle agent (which plays the gold actions).
+    ``privileged=True``, or a built-in agent that needs gold (``oracle``, ``restricted-oracle``).
 
     >>> is_privileged("store-all", {"observation_gold": True}), is_privileged("mem0-like", {})
     (True, False)
@@ -205,9 +213,11 @@ def write_result(result: RunResult, output_dir: str | os.PathLike[str]) -> Path:
         name = stem if attempt == 1 else f"{stem}-{attempt}"
         target = directory / f"{name}.json"
         tmp = directory / f".{target.name}.{uuid.uuid4().hex}.tmp"  # same folder, so the rename / link is atomic
+        data = json.loads(result.model_copy(update={"run_name": name}).model_dump_json())
+        data[CHECKSUM_KEY] = record_checksum(data)
         try:
             with tmp.open("x", encoding="utf-8") as handle:  # "x" honours the umask, unlike mkstemp's 0600
-                handle.write(result.model_copy(update={"run_name": name}).model_dump_json(indent=2))
+                handle.write(json.dumps(data, indent=2, ensure_ascii=False))
                 handle.write("\n")
             if explicit:
                 os.replace(tmp, target)
@@ -222,5 +232,111 @@ def write_result(result: RunResult, output_dir: str | os.PathLike[str]) -> Path:
 
 
 def read_result(path: str | os.PathLike[str]) -> RunResult:
-    """Load and validate a result file."""
-    return RunResult.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    """Load a result file and check it with :func:`validate_result` (a ``ValueError`` says what is wrong)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"a result file holds one JSON object, not {type(data).__name__}")
+    return validate_result(data)
+
+
+def record_checksum(data: dict[str, Any]) -> str:
+    """sha256 of a result's canonical JSON (keys sorted, no spaces, UTF-8), its ``record_sha256`` left out.
+
+    It catches a file edited by hand or cut short, not a forger: anyone can recompute it.
+
+    >>> record_checksum({"a": 1, "record_sha256": "x"}) == record_checksum({"a": 1})
+    True
+    """
+    body = {key: value for key, value in data.items() if key != CHECKSUM_KEY}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def non_finite(value: Any, path: str = "") -> list[str]:
+    """Where ``value`` (parsed JSON) holds NaN or an infinity, as ``a.b[2].c`` paths.
+
+    >>> non_finite({"a": [1.0, float("nan")], "b": {"c": float("inf")}})
+    ['a[1]', 'b.c']
+    """
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [path]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in non_finite(item, f"{path}.{key}" if path else str(key))]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in non_finite(item, f"{path}[{i}]")]
+    return []
+
+
+def _metric_fractions(metrics: Metrics | None, prefix: str) -> dict[str, float | None]:
+    """The fields of ``metrics`` that are fractions (scores, means, recall, M-Fail, J, agreement), by path."""
+    if metrics is None:
+        return {}
+    found = {f"{prefix}.score": metrics.score, f"{prefix}.evidence_recall": metrics.evidence_recall,
+             f"{prefix}.m_fail": metrics.m_fail}
+    found.update({f"{prefix}.per_category.{name}.mean": c.mean for name, c in metrics.per_category.items()})
+    judge = metrics.judge or JudgeMetrics()
+    for name, j in judge.rubrics.items():
+        found[f"{prefix}.judge.rubrics.{name}.score"] = j.score
+        found.update({f"{prefix}.judge.rubrics.{name}.per_category.{c}.mean": m.mean for c, m in j.per_category.items()})
+    found.update({f"{prefix}.judge.agreement.{pair}.agree": a.agree for pair, a in judge.agreement.items()})
+    return found
+
+
+def range_problems(result: RunResult) -> list[str]:
+    """What in ``result`` is out of its range: fractions outside [0, 1], kappa outside [-1, 1], and the free-form
+    numbers the leaderboard reads (``config.seed`` an int, ``train.test_return`` a number, ``max_sessions`` an int).
+    """
+    fractions = {**_metric_fractions(result.metrics, "metrics"), **_metric_fractions(result.initial_metrics, "initial_metrics"),
+                 **_metric_fractions(result.test_metrics, "test_metrics")}
+    fractions.update({f"curve[{i}].score": point.score for i, point in enumerate(result.curve)})
+    problems = [f"{path} = {value} is not in [0, 1]" for path, value in fractions.items()
+                if value is not None and not 0 <= value <= 1]
+    for block in (result.metrics, result.initial_metrics, result.test_metrics):
+        for pair, a in (block.judge.agreement.items() if block and block.judge else ()):
+            if a.kappa is not None and not -1 <= a.kappa <= 1:
+                problems.append(f"kappa of {pair} = {a.kappa} is not in [-1, 1]")
+    train = (result.model_extra or {}).get("train") or {}
+    if not isinstance(train, dict):
+        return [*problems, f"train = {train!r} is not an object"]
+    free_form = {"config.seed": ((result.config or {}).get("seed", 0), int),
+                 "env_kwargs.max_sessions": (result.env_kwargs.get("max_sessions") or 0, int),
+                 "train.test_return": (train.get("test_return", 0), (int, float))}
+    problems += [f"{path} = {value!r} is not a number of type {kind}" for path, (value, kind) in free_form.items()
+                 if isinstance(value, bool) or not isinstance(value, kind)]
+    return problems
+
+
+def validate_result(data: dict[str, Any]) -> RunResult:
+    """A result file's parsed JSON as a :class:`RunResult`, checked: only finite numbers, fractions in [0, 1]
+    (:func:`range_problems`), and its ``record_sha256`` (when it has one: files written before it existed have
+    none) equal to :func:`record_checksum`. A run that could read gold (:func:`is_privileged`) is returned marked
+    ``privileged`` whatever the file says. Anything else is a ``ValueError`` listing every problem."""
+    problems = [f"{path} is not a finite number" for path in non_finite(data)]
+    recorded = data.get(CHECKSUM_KEY)
+    if recorded is not None and not problems and recorded != record_checksum(data):
+        problems.append(f"{CHECKSUM_KEY} does not match the content: the file was changed after it was written "
+                        "(rerun the command in its `command` field to get a genuine file)")
+    if problems:
+        raise ValueError("; ".join(problems))
+    result = RunResult.model_validate(data)
+    problems = range_problems(result)
+    if problems:
+        raise ValueError("; ".join(problems))
+    if not result.privileged and is_privileged(result.agent, result.env_kwargs):
+        result = result.model_copy(update={"privileged": True})
+    return result
+
+
+@functools.lru_cache(maxsize=None)
+def commit_exists(commit: str, path: str | None = None) -> bool:
+    """Whether the repository holding ``path`` (default: this package) has ``commit`` (7-40 hex digits; anything
+    else is never passed to git)."""
+    if not re.fullmatch(r"[0-9a-f]{7,40}", commit):
+        return False
+    where = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=where, capture_output=True, timeout=10,
+                       check=True)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True

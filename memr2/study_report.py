@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from memr2.leaderboard import eval_table, plot_mean_curve, table_header, table_row, train_summary
+from memr2.leaderboard import Markup, ci_cell, code_cell, eval_table, plot_mean_curve, table_header, table_row, train_summary
 from memr2.results import RunResult, read_result
-from memr2.stats import bootstrap_ci, format_ci
+from memr2.stats import bootstrap_ci
 from memr2.study import TIMING_FILE, StudyConfig, plan, reference_cell_name, train_cell_name
 
 
@@ -65,9 +65,9 @@ def headline_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
         for h in study.horizons:
             runs = [r for r in _cells(study, results, [h], estimator) if r.test_metrics]
             counts.add(len(runs))
-            cells.append(format_ci([r.test_metrics.score for r in runs]) if runs else "-")
+            cells.append(ci_cell([r.test_metrics.score for r in runs]) if runs else "-")
         label = estimator_label([r for h in study.horizons for r in _cells(study, results, [h], estimator)], estimator)
-        lines.append(table_row([f"`{label}`", *cells, "/".join(map(str, sorted(counts)))]))
+        lines.append(table_row([code_cell(label), *cells, "/".join(map(str, sorted(counts)))]))
     for agent in study.references:
         scores = [_reference(study, results, agent, h, "test") for h in study.horizons]
         lines.append(table_row([f"{agent} (reference, no training)", *("-" if s is None else f"{s:.3f}" for s in scores), "-"]))
@@ -95,15 +95,15 @@ def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
             reach = f"{sorted(steps)[len(steps) // 2]} ({len(steps)}/{len(runs)} reached)" if steps else f"not reached (0/{len(runs)})"
         hits = f"{_diagnostic(runs, 'update_hit_rate', 'start')} -> {_diagnostic(runs, 'update_hit_rate', 'end')}"
         lines.append(table_row([
-            " -> ".join(map(str, curriculum)), f"`{estimator_label(runs, estimator)}`", str(len(runs)),
+            Markup(" -> ".join(map(str, curriculum))), code_cell(estimator_label(runs, estimator)), str(len(runs)),
             str(round(sum(train_summary(r).get("env_steps", 0) for r in runs) / len(runs))),
             str(round(sum(train_summary(r).get("iterations", 0) for r in runs) / len(runs))),
             _mean_of([train_summary(r).get("optimizer_updates") for r in runs], "{:.0f}"),
-            f"**{format_ci([r.test_metrics.score for r in tested])}**" if tested else "-",
-            format_ci(finals) if (finals := [r.final_test_metrics.score for r in runs if r.final_test_metrics]) else "-",
-            format_ci([train_summary(r)["test_return"] for r in tested if "test_return" in train_summary(r)]) if tested else "-",
-            format_ci([r.metrics.score for r in runs]), reach,
-            _diagnostic(runs, "zero_std_global", "end"), _diagnostic(runs, "zero_std_local", "end"), hits,
+            Markup(f"**{ci_cell([r.test_metrics.score for r in tested])}**") if tested else "-",
+            ci_cell(finals) if (finals := [r.final_test_metrics.score for r in runs if r.final_test_metrics]) else "-",
+            ci_cell([train_summary(r)["test_return"] for r in tested if "test_return" in train_summary(r)]) if tested else "-",
+            ci_cell([r.metrics.score for r in runs]), reach,
+            _diagnostic(runs, "zero_std_global", "end"), _diagnostic(runs, "zero_std_local", "end"), Markup(hits),
             f"{sum(r.wall_time_s for r in runs) / len(runs):.0f}",
         ]))
     return "\n".join(lines)
@@ -120,7 +120,7 @@ def paired_differences(study: StudyConfig, results: dict[str, RunResult], pairs:
     """
     from memr2.stats import holm, holm_levels, minimal_detectable_effect, seeds_needed, sign_flip_p_value
 
-    label = lambda c, e: f"`{e}` at {' -> '.join(map(str, c))}"  # noqa: E731
+    label = lambda c, e: Markup(f"{code_cell(e)} at {' -> '.join(map(str, c))}")  # noqa: E731
     rows = []
     for curriculum_a, a, curriculum_b, b in pairs:
         diffs = []
@@ -143,8 +143,8 @@ def paired_differences(study: StudyConfig, results: dict[str, RunResult], pairs:
         power = ([f"{sd:.3f}", f"{minimal_detectable_effect(sd, len(diffs), alpha=strict):.3f}",
                   str(seeds_needed(sd, effect, alpha=strict))] if len(diffs) > 1 else ["-", "-", "-"])
         lines.append(table_row([
-            a, b, str(len(diffs)), f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]",
-            f"**{p:.3f}**" if p < alpha else f"{p:.3f}", f"[{holm_low:+.3f}, {holm_high:+.3f}] ({level:.1%})",
+            a, b, str(len(diffs)), Markup(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"),
+            Markup(f"**{p:.3f}**") if p < alpha else f"{p:.3f}", Markup(f"[{holm_low:+.3f}, {holm_high:+.3f}] ({level:.1%})"),
             f"{sum(d > 0 for d in diffs)} / {sum(d == 0 for d in diffs)} / {sum(d < 0 for d in diffs)}", *power,
         ]))
     return "\n".join(lines)
@@ -188,13 +188,13 @@ def floor_table(study: StudyConfig, results: dict[str, RunResult], alpha: float 
         two_sided = sign_flip_p_value(margins)
         one_sided = two_sided / 2 if sum(margins) > 0 else 1.0 - two_sided / 2
         rows.append((horizon, estimator, floor, margins, one_sided))
-    lines = table_header(["horizon", "estimator", f"{study.floor} (floor)", "trained - floor [95% CI]", "Holm p",
+    lines = table_header(["horizon", "estimator", f"{code_cell(study.floor)} (floor)", "trained - floor [95% CI]", "Holm p",
                           "beats the floor"])
     for (horizon, estimator, floor, margins, _), p in zip(rows, holm([r[4] for r in rows])):
         mean, low, high = bootstrap_ci(margins)
         label = estimator_label(_cells(study, results, [horizon], estimator), estimator)
-        lines.append(table_row([str(horizon), f"`{label}`", f"{floor:.3f}", f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]",
-                                f"{p:.3f}", "**yes**" if p < alpha and mean > 0 else "no"]))
+        lines.append(table_row([str(horizon), code_cell(label), f"{floor:.3f}", Markup(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"),
+                                f"{p:.3f}", Markup("**yes**") if p < alpha and mean > 0 else "no"]))
     return "\n".join(lines)
 
 
@@ -212,10 +212,10 @@ def sweep_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
         if not scores:
             continue
         best = max(scores, key=lambda r: (sum(scores[r]) / len(scores[r]), -r))  # ties: the smaller rate
-        cells = [("**{}**" if rate == best else "{}").format(format_ci(scores[rate])) if rate in scores else "-"
+        cells = [Markup(("**{}**" if rate == best else "{}").format(ci_cell(scores[rate]))) if rate in scores else "-"
                  for rate in study.learning_rates]
         seeds = "/".join(sorted({str(len(v)) for v in scores.values()}))
-        lines.append(table_row([str(horizon), f"`{estimator}`", *cells, f"{best:g}", seeds]))
+        lines.append(table_row([str(horizon), code_cell(estimator), *cells, f"{best:g}", seeds]))
     return "\n".join(lines)
 
 

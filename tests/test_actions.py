@@ -120,7 +120,7 @@ def test_errors_are_structured_and_say_what_was_wrong(role, text, message):
 
 
 def test_coerce_accepts_objects_and_dicts_of_the_right_role_only():
-    assert coerce_action("manager", EXPECTED_OPS) is EXPECTED_OPS
+    assert coerce_action("manager", EXPECTED_OPS) == EXPECTED_OPS  # validated again, so a copy (issue 19)
     assert coerce_action("extractor", FACTS) == EXPECTED_FACTS
     assert coerce_action("manager", {"role": "manager", "operations": [{"op": "NOOP"}]}) == ManageAction(
         operations=(NoopOp(),)

@@ -75,3 +75,23 @@ def test_resume_finds_a_complete_last_tmp_when_last_is_missing(tmp_path):
     assert _load(ckpt.resolve_checkpoint(tmp_path)).global_step == 5
     (tmp_path / "checkpoints" / "last.tmp" / "trainer_state.json").unlink()  # an incomplete copy is not used
     assert ckpt.resolve_checkpoint(tmp_path) == tmp_path
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("global_step", 10**30, r"global_step must be an integer in \[0, 1000000000000\]"),
+    ("env_steps", True, "env_steps must be an integer"),
+    ("iteration", 2.5, "iteration must be an integer"),
+    ("wall_time_s", float("nan"), "wall_time_s must be a finite number"),
+    ("best_value", float("inf"), "best_value must be a finite number"),
+])
+def test_insane_counters_are_refused(tmp_path, field, value, message):
+    """Issue 19, item 7: ``global_step = 10**30`` in a checkpoint became the result's iteration count."""
+    import json
+
+    _save(tmp_path / "c")
+    path = tmp_path / "c" / "trainer_state.json"
+    state = json.loads(path.read_text())
+    state[field] = value
+    path.write_text(json.dumps(state))
+    with pytest.raises(ckpt.CheckpointError, match=message):
+        _load(tmp_path / "c")

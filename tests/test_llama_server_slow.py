@@ -96,7 +96,7 @@ def test_eval_with_llama_cpp_as_agent_answerer_and_judge(llama_server, tmp_path,
     result = json.loads(path.read_text())
     assert result["metrics"]["count"] == 4
     rubrics = result["metrics"]["judge"]["rubrics"]
-    assert set(rubrics) == {"mem0-v1", "strict-v1"} and all(r["count"] == 4 for r in rubrics.values())
+    assert set(rubrics) == {"mem0-v2", "strict-v2"} and all(r["count"] == 4 for r in rubrics.values())
     assert all(r["model"].startswith(f"smollm2@{llama_server}") for r in rubrics.values())
     usage = result["usage"]
     assert usage["agent"]["requests"] == 3 and usage["answerer"]["requests"] == 4 and usage["judge"]["requests"] == 8

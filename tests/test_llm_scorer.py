@@ -40,7 +40,8 @@ class StrictJudge:
         out = []
         for prompt in prompts:
             gold = re.findall(r"Gold answer: (.*)", prompt)[-1].lower()  # the last: rubrics may show an example
-            generated = re.findall(r"Generated answer: (.*)", prompt)[-1].lower()
+            quoted = re.findall(r"<answer>(.*)</answer>", prompt) or re.findall(r"Generated answer: (.*)", prompt)
+            generated = quoted[-1].lower()  # v2 rubrics quote it between tags, v1 after "Generated answer:"
             out.append("CORRECT" if gold in generated else "WRONG")
         return out
 
@@ -154,11 +155,11 @@ def test_each_rubric_gives_its_own_verdict_and_cache(tmp_path):
     judge = CountingJudge()
     scorer = LLMScorer(ReadingAnswerer(), judge=judge, judge_rubrics=["mem0", "strict"], cache_dir=tmp_path)
     (record,) = scorer.score([QUESTION], bank)
-    assert record.details["judges"] == {"mem0-v1": 1.0, "strict-v1": 1.0} and record.details["judge"] == 1.0
+    assert record.details["judges"] == {"mem0-v2": 1.0, "strict-v2": 1.0} and record.details["judge"] == 1.0
     assert [p.startswith("\nYour task is to label") for p in judge.prompts] == [True, False]  # Mem0's text first
     assert [p["prompt_sha256"] for p in scorer.judge_protocols()] == [load_rubric(n).sha256 for n in ("mem0", "strict")]
     assert {p["model"] for p in scorer.judge_protocols()} == {"strict-judge"}
-    again = LLMScorer(ReadingAnswerer(), judge=judge, judge_rubrics=["strict-v1"], cache_dir=tmp_path)
+    again = LLMScorer(ReadingAnswerer(), judge=judge, judge_rubrics=["strict-v2"], cache_dir=tmp_path)
     again.score([QUESTION], bank)
     assert len(judge.prompts) == 2  # same judge, rubric and hash: served from the on-disk cache
     with pytest.raises(ValueError, match="unknown judge rubric 'lenient'"):

@@ -93,14 +93,14 @@ def test_eval_reports_j_per_rubric_agreement_and_usage_without_the_key(model_ser
     assert all(KEY not in str(request.get_data()) for request, _ in model_server.log)  # body; header carries it
     assert len(result["records"]) == result["metrics"]["count"] == 3  # --max-questions
     judge = result["metrics"]["judge"]
-    mem0, strict = judge["rubrics"]["mem0-v1"], judge["rubrics"]["strict-v1"]
+    mem0, strict = judge["rubrics"]["mem0-v2"], judge["rubrics"]["strict-v2"]
     assert (mem0["score"], strict["score"]) == (1.0, 0.0)
     assert sum(c["count"] for c in mem0["per_category"].values()) == 3
-    rubric_file = resources.files("memenv.scoring") / "rubrics" / "mem0-v1.txt"
+    rubric_file = resources.files("memenv.scoring") / "rubrics" / "mem0-v2.txt"
     assert mem0["prompt_sha256"] == hashlib.sha256(rubric_file.read_bytes()).hexdigest()
     assert mem0["model"].startswith("served@http://127.0.0.1")
-    assert judge["agreement"]["mem0-v1~strict-v1"]["agree"] == 0.0
-    assert set(judge["agreement"]) == {"mem0-v1~strict-v1", "mem0-v1~f1>=0.5", "strict-v1~f1>=0.5"}
+    assert judge["agreement"]["mem0-v2~strict-v2"]["agree"] == 0.0
+    assert set(judge["agreement"]) == {"mem0-v2~strict-v2", "mem0-v2~f1>=0.5", "strict-v2~f1>=0.5"}
     usage = result["usage"]
     assert set(usage) == {"agent", "answerer", "judge"}
     # 3 questions x 2 rubrics, plus the J ceiling: the one of them whose gold errata audit-v1 corrects, x 2 rubrics
@@ -110,11 +110,11 @@ def test_eval_reports_j_per_rubric_agreement_and_usage_without_the_key(model_ser
     assert usage["judge"]["cost_usd"] == pytest.approx((800 * 0.5 + usage["judge"]["completion_tokens"] * 1.5) / 1e6)
     assert result["agent_kwargs"]["base_url"] == model_server.url_for("/v1")
     assert "plan: 1 conversation(s), 2 agent steps, then 3 questions" in printed
-    assert "J mem0-v1" in printed and "agreement mem0-v1~strict-v1: 0.0000" in printed
+    assert "J mem0-v2" in printed and "agreement mem0-v2~strict-v2: 0.0000" in printed
 
     again, _ = run_eval(tmp_path, model_server.url_for("/v1"), "second")  # same bank: answers and verdicts cached
     assert again["usage"]["answerer"]["requests"] == again["usage"]["judge"]["requests"] == 0
-    assert again["metrics"]["judge"]["rubrics"]["mem0-v1"]["score"] == 1.0
+    assert again["metrics"]["judge"]["rubrics"]["mem0-v2"]["score"] == 1.0
 
 
 def test_judge_without_answerer_and_bad_rubric_are_one_line_errors(model_server, tmp_path, capsys):

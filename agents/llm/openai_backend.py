@@ -6,7 +6,14 @@ imported when a client is built. What it adds over a bare client call:
 
 * requests of one batch run concurrently, at most ``max_concurrency`` at a time, behind a tqdm bar with an ETA;
 * a timeout per request, and retries with exponential backoff on 429, 5xx, timeouts and dropped connections
-  (the client's own retry loop, which also honours ``Retry-After``);
+  (the client's own retry loop, which also honours ``Retry-After``); the reply's body is read by this module, so
+  a server that trickles it is cut at the timeout too (not only one that pauses), and the whole request, retries
+  included, is abandoned at :func:`request_deadline` whatever the server does;
+* a reply is at most ``max_response_bytes`` once decompressed (a gzip bomb is refused after one chunk), and its
+  text at most ``max_tokens`` tokens' worth (:data:`MAX_CHARS_PER_TOKEN` characters each: there is no tokenizer
+  here) -- longer replies are cut and marked unfinished;
+* a malformed ``usage`` (negative, not an integer, missing) is counted in ``requests_without_usage`` instead of
+  failing the run;
 * token usage (and cost, when prices are given) summed in :class:`Usage`, which ``memr2 eval`` writes to the
   result file; the API key is read from an environment variable and never stored or printed;
 * failures become one :class:`EndpointError` whose message names the server, the model and what to do.
@@ -18,6 +25,7 @@ Sampled-token log-probs are requested with ``logprobs=true, top_logprobs=0`` (vL
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -32,6 +40,11 @@ API_KEY_ENVS = ("MEMR2_OPENAI_API_KEY", "OPENAI_API_KEY")
 """Where the key is looked for, in order, unless ``api_key_env`` names another variable."""
 NO_KEY = "EMPTY"
 """Sent when no key is set: local servers (vLLM, llama.cpp) accept any key, the client insists on one."""
+MAX_CHARS_PER_TOKEN = 32
+"""A reply longer than ``max_tokens`` times this many characters cannot be ``max_tokens`` tokens of any common
+tokenizer: it is cut there (the server ignored ``max_tokens``)."""
+MAX_BACKOFF_S = 8.0
+"""The longest wait between two retries (the client's exponential backoff, 0.5 s to 8 s)."""
 
 
 class EndpointError(ValueError):
@@ -54,7 +67,9 @@ class EndpointConfig:
     max_concurrency: int = 8
     """Requests in flight at once."""
     timeout_s: float = 120.0
-    """Per-request timeout, seconds."""
+    """Per-attempt timeout, seconds: for connecting, for each read, and for the whole reply once its headers came."""
+    max_response_bytes: int = 16 * 2**20
+    """The most a reply may hold once decompressed; more is an error naming the server."""
     max_retries: int = 4
     """Retries per request on 429, 5xx, timeouts and connection errors (exponential backoff, 0.5 s to 8 s)."""
     price_input_per_mtok: float | None = None
@@ -75,6 +90,8 @@ class EndpointConfig:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be >= 1, got {self.max_response_bytes}")
 
     def api_key(self) -> str:
         names = (self.api_key_env,) if self.api_key_env else API_KEY_ENVS
@@ -111,6 +128,9 @@ class Usage:
     request_seconds: float = 0.0
     """Summed over requests (concurrent requests overlap, so this exceeds wall time)."""
     cost_usd: float | None = None
+    requests_without_usage: int = 0
+    """Requests whose reply had no usable ``usage`` (missing, negative, not integers): their tokens are unknown and
+    not in the sums above."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +148,77 @@ def first_line(text: str) -> str:
 def _short(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def request_deadline(config: EndpointConfig) -> float:
+    """Seconds after which a request is abandoned, retries included: every attempt at its timeout plus the
+    longest backoff between attempts, and one second more (so that an attempt's own timeout, which says more,
+    is reported first).
+
+    >>> request_deadline(EndpointConfig("m", timeout_s=10, max_retries=2))
+    47.0
+    """
+    return config.timeout_s * (config.max_retries + 1) + MAX_BACKOFF_S * config.max_retries + 1.0
+
+
+def call_with_deadline(function: Any, seconds: float, expired: Any) -> Any:
+    """``function()`` in a daemon thread; if it has not returned after ``seconds``, raise ``expired()`` and leave
+    the thread behind (it cannot be killed; it ends when its socket does, and never delays exit)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = function()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True, name="openai-request")
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise expired()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def read_capped(chunks: Any, *, limit: int, deadline: float, where: str, timeout_s: float) -> bytes:
+    """The (decompressed) body from ``chunks``, refused past ``limit`` bytes or past ``deadline``
+    (``time.monotonic()``), however slowly or quickly the server sends it."""
+    parts, size = [], 0
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise EndpointError(f"{where} sent a reply of more than {limit} bytes (decompressed); refused "
+                                    "(raise max_response_bytes if the server is yours and that is expected)")
+            if time.monotonic() > deadline:
+                raise EndpointError(f"{where} did not finish its reply within {timeout_s:g} s (it sent {size} bytes "
+                                    "so far); raise the timeout or check the server")
+            parts.append(chunk)
+    except EndpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the HTTP library's read errors (timeouts, broken connections)
+        raise EndpointError(f"{where}: the reply broke off after {size} bytes: {type(exc).__name__}: "
+                            f"{_short(exc)}") from exc
+    return b"".join(parts)
+
+
+def _count(value: Any) -> int | None:
+    """A token count as a server reports it, or None when it is not a sane one (negative, fractional, a string)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12 else None
+
+
+def usage_counts(usage: Any) -> tuple[int, int] | None:
+    """``(prompt_tokens, completion_tokens)`` of a reply's ``usage``, or None when it is missing or malformed.
+
+    >>> usage_counts({"prompt_tokens": 3, "completion_tokens": 2}), usage_counts({"prompt_tokens": -5})
+    ((3, 2), None)
+    """
+    if not isinstance(usage, dict):
+        return None
+    counts = (_count(usage.get("prompt_tokens", 0)), _count(usage.get("completion_tokens", 0)))
+    return None if None in counts else counts
 
 
 class OpenAIChat:
@@ -208,12 +299,40 @@ class OpenAIChat:
                     raise
 
     def _request(self, request: dict[str, Any]) -> ChatReply:
+        where = f"{self.config.where} (model {self.config.model!r})"
+        seconds = request_deadline(self.config)
+
+        def expired() -> EndpointError:
+            return EndpointError(f"{where} did not complete a request within {seconds:g} s (timeout "
+                                 f"{self.config.timeout_s:g} s, {self.config.max_retries} retries); raise the timeout "
+                                 "or check the server")
+
+        start = time.perf_counter()
+        data = call_with_deadline(lambda: self._fetch(request, where), seconds, expired)
+        reply = self._parse(data, where, request["max_tokens"])
+        counts = usage_counts(data.get("usage"))
+        reply.completion_tokens = counts[1] if counts else 0
+        with self._lock:
+            self.usage.requests += 1
+            self.usage.request_seconds += time.perf_counter() - start
+            if counts is None:
+                self.usage.requests_without_usage += 1
+            else:
+                self.usage.prompt_tokens += counts[0]
+                self.usage.completion_tokens += counts[1]
+            self.usage.cost_usd = self._cost()
+        return reply
+
+    def _fetch(self, request: dict[str, Any], where: str) -> dict[str, Any]:
+        """The reply's JSON object: sent by the client (its retries, its errors mapped to ours), read by
+        :func:`read_capped`."""
         import openai
 
-        where = f"{self.config.where} (model {self.config.model!r})"
-        start = time.perf_counter()
         try:
-            response = self.client.chat.completions.create(**request)
+            with self.client.chat.completions.with_streaming_response.create(**request) as response:
+                body = read_capped(response.iter_bytes(), limit=self.config.max_response_bytes,
+                                   deadline=time.monotonic() + self.config.timeout_s, where=where,
+                                   timeout_s=self.config.timeout_s)
         except openai.APITimeoutError as exc:
             raise EndpointError(
                 f"{where} did not answer within {self.config.timeout_s:g} s ({self.config.max_retries} retries); "
@@ -230,32 +349,44 @@ class OpenAIChat:
             ) from exc
         except (json.JSONDecodeError, openai.APIResponseValidationError) as exc:
             raise EndpointError(f"{where} sent a reply that is not valid chat-completion JSON: {_short(exc)}") from exc
-        reply = self._parse(response, where)
-        usage = getattr(response, "usage", None)
-        reply.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        with self._lock:
-            self.usage.requests += 1
-            self.usage.request_seconds += time.perf_counter() - start
-            self.usage.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
-            self.usage.completion_tokens += reply.completion_tokens
-            self.usage.cost_usd = self._cost()
-        return reply
+        except openai.OpenAIError as exc:
+            raise EndpointError(f"{where} failed: {type(exc).__name__}: {_short(exc)}") from exc
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise EndpointError(f"{where} sent a reply that is not valid chat-completion JSON: "
+                                f"{type(exc).__name__}: {_short(exc)}") from None
+        if not isinstance(data, dict):
+            raise EndpointError(f"{where} sent a reply that is not valid chat-completion JSON: {_short(body[:200])}")
+        return data
 
     @staticmethod
-    def _parse(response: Any, where: str) -> ChatReply:
-        choices = getattr(response, "choices", None)
-        if not choices or getattr(choices[0], "message", None) is None:
-            raise EndpointError(f"{where} sent a reply without choices[0].message: {_short(response)}")
-        choice = choices[0]
-        content = choice.message.content
+    def _parse(data: dict[str, Any], where: str, max_tokens: int) -> ChatReply:
+        """The reply of a chat-completion JSON object, cut to ``max_tokens`` (tokens, and
+        :data:`MAX_CHARS_PER_TOKEN` characters per token of text); anything malformed names the server."""
+        choices = data.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise EndpointError(f"{where} sent a reply without choices[0].message: {_short(json.dumps(data)[:400])}")
+        content = message.get("content")
         if content is not None and not isinstance(content, str):
             raise EndpointError(f"{where} sent a non-text message content: {_short(content)}")
-        steps = getattr(getattr(choice, "logprobs", None), "content", None) or []
+        text = content or ""
+        steps = (choice.get("logprobs") or {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
+        try:
+            pairs = [(step["token"], float(step["logprob"])) for step in steps or []]
+            if not all(isinstance(t, str) and math.isfinite(p) for t, p in pairs):
+                raise ValueError("a token that is not text or a log-prob that is not finite")
+        except (TypeError, KeyError, ValueError) as exc:
+            raise EndpointError(f"{where} sent malformed logprobs ({type(exc).__name__}: {_short(exc)}); turn "
+                                "log-probs off for this server (EndpointConfig logprobs=False)") from None
+        cut = len(text) > max_tokens * MAX_CHARS_PER_TOKEN or len(pairs) > max_tokens
         return ChatReply(
-            text=content or "",
-            tokens=[str(step.token) for step in steps],
-            logprobs=[float(step.logprob) for step in steps],
-            finished=choice.finish_reason != "length",
+            text=text[: max_tokens * MAX_CHARS_PER_TOKEN],
+            tokens=[t for t, _ in pairs[:max_tokens]],
+            logprobs=[p for _, p in pairs[:max_tokens]],
+            finished=not cut and choice.get("finish_reason") != "length",
         )
 
     def _cost(self) -> float | None:

@@ -45,6 +45,84 @@ def json_object(text: str | None, flag: str) -> dict[str, Any]:
     return value
 
 
+SPEC_KEYS = ("scorer", "answerer", "judge", "estimator", "agent")
+"""Keys whose value may be a ``package.module:attr`` spec, which is imported and called (see memenv.objects)."""
+TRUST_HELP = ("the --config file, the --resume run directory's config.json and --env-kwargs / --scorer-kwargs may "
+              "name code to import ('package.module:attr'); without this flag they may only name registered scorers, "
+              "answerers, estimators and agents")
+
+
+def add_trust_flag(parser: argparse.ArgumentParser) -> None:
+    """``--trust-specs``: see :data:`TRUST_HELP` and :func:`check_spec_sources`."""
+    parser.add_argument("--trust-specs", action="store_true", help=TRUST_HELP)
+
+
+def registered_specs() -> set[str]:
+    """The ``module:attr`` specs shipped with memory-r2 (built-in scorers, agents, answerers); registered names
+    without a colon (``recall``, ``logo``) are looked up in their registries and never imported by name."""
+    from agents.registry import AGENTS
+    from memenv.scoring.base import SCORERS
+    from memenv.scoring.llm import ANSWERERS
+
+    return {*SCORERS.values(), *AGENTS.values(), *ANSWERERS}
+
+
+def unregistered_specs(data: Any, registered: set[str], path: str = "") -> list[str]:
+    """``path = value`` for every :data:`SPEC_KEYS` entry of ``data`` (nested dicts and lists searched) whose value
+    names code (holds a colon) that is not in ``registered``.
+
+    >>> unregistered_specs({"scorer_kwargs": {"answerer": "subprocess:run", "judge": "a:b"}}, {"a:b"})
+    ["scorer_kwargs.answerer = 'subprocess:run'"]
+    """
+    if isinstance(data, dict):
+        found = []
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in SPEC_KEYS and isinstance(value, str) and ":" in value and value not in registered:
+                found.append(f"{where} = {value!r}")
+            else:
+                found += unregistered_specs(value, registered, where)
+        return found
+    if isinstance(data, list):
+        return [item for i, value in enumerate(data) for item in unregistered_specs(value, registered, f"{path}[{i}]")]
+    return []
+
+
+def check_spec_sources(args: argparse.Namespace) -> None:
+    """Refuse, before anything is imported, a spec naming unregistered code in what may come from someone else:
+    the ``--config`` file, ``--resume``'s ``config.json`` (fields a flag overrides are not read from them) and
+    the ``--env-kwargs`` / ``--scorer-kwargs`` JSON, unless ``--trust-specs`` was given. ``--agent``,
+    ``--scorer`` and ``--estimator`` typed on the command line are the user's own choice and pass.
+    """
+    if getattr(args, "trust_specs", True):
+        return
+    from pathlib import Path
+
+    from memenv.files import read_mapping
+
+    sources: dict[str, Any] = {}
+    for name in ("env_kwargs", "scorer_kwargs"):
+        value, flag = getattr(args, name, None), f"--{name.replace('_', '-')}"
+        if value is not None:
+            sources[flag] = json_object(value, flag) if isinstance(value, str) else value
+    files = {"--config": getattr(args, "config", None),
+             "--resume": getattr(args, "resume", None) and Path(args.resume) / "config.json"}
+    for flag, path in files.items():
+        if path and Path(path).is_file():
+            body = read_mapping(path)
+            body = body.get("trainer", body)  # TrainerConfig.from_file reads the same part
+            fields = body if isinstance(body, dict) else {}
+            sources[f"{flag} {path}"] = {k: v for k, v in fields.items() if getattr(args, k, None) is None}
+    registered = None
+    for source, data in sources.items():
+        registered = registered if registered is not None else registered_specs()
+        found = unregistered_specs(data, registered)
+        if found:
+            raise ValueError(f"{source} names code to import: {'; '.join(found)}. A config file, run directory or "
+                             "JSON flag may only name registered scorers, answerers, estimators and agents; if you "
+                             "trust it (it is yours), add --trust-specs")
+
+
 def add_env_agent_flags(
     parser: argparse.ArgumentParser, *, env: str | None, agent: str | None, env_help: str = "environment id"
 ) -> None:
@@ -63,6 +141,7 @@ def add_env_agent_flags(
     parser.add_argument("--max-sessions", type=int, default=None, help="cap on sessions per episode (env default)")
     parser.add_argument("--chunks-per-session", type=int, default=None, help="chunks per session (env default)")
     parser.add_argument("--env-kwargs", default=None, help="JSON object of extra environment arguments")
+    add_trust_flag(parser)
 
 
 def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:

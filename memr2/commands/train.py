@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from memr2 import __version__
-from memr2.commands import command_line, json_object
+from memr2.commands import add_trust_flag, command_line, json_object
 from memr2.results import CurvePoint, Metrics, MemoryStats, RunResult, slug, write_result
 from memr2.run_dir import claim_run_dir
 from memr2.runtime import limit_threads, provenance
@@ -75,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--results-dir", help="also write the result JSON here (e.g. leaderboards/results)")
     parser.add_argument("--run-name", default="", help="result file stem (default: the run directory's name)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_trust_flag(parser)
     add_config_arguments(parser)
     parser.set_defaults(func=run)
 
