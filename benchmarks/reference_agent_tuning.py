@@ -38,7 +38,10 @@ def training_score(settings: dict, horizon: int, seeds: range) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20, help="training seeds 0 .. N-1 per horizon")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 2 training seeds")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds = 2
     seeds = range(args.seeds)
     rows = []
     for values in itertools.product(*GRID.values()):

