@@ -16,7 +16,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from memr2.results import RunResult, commit_exists, read_result
+from memr2.results import RunResult, read_result
+from memr2.runtime import commit_exists
 from memr2.results import is_privileged as privileged_run
 from memr2.stats import format_ci
 

@@ -17,7 +17,8 @@ from typing import Any
 from memr2.results import RunResult
 
 #: Top-level fields that differ between two runs of one computation (when, how long, where, on what).
-RUN_FIELDS = ("created_at", "wall_time_s", "run_name", "command", "commit", "dirty", "versions", "platform")
+RUN_FIELDS = ("created_at", "wall_time_s", "run_name", "command", "commit", "dirty", "versions", "platform",
+              "record_sha256")
 #: Flags about the original run's files (name -> number of values), replaced or dropped in a rerun.
 RUN_FILE_FLAGS = {"--output-dir": 1, "--results-dir": 1, "--resume": 1, "--save-trajectories": 1, "--run-name": 1,
                   "--overwrite": 0}

@@ -8,7 +8,6 @@ same folder, then ``os.replace``), so a reader never sees half a file. :func:`wr
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.metadata
 import itertools
@@ -325,18 +324,3 @@ def validate_result(data: dict[str, Any]) -> RunResult:
     if not result.privileged and is_privileged(result.agent, result.env_kwargs):
         result = result.model_copy(update={"privileged": True})
     return result
-
-
-@functools.lru_cache(maxsize=None)
-def commit_exists(commit: str, path: str | None = None) -> bool:
-    """Whether the repository holding ``path`` (default: this package) has ``commit`` (7-40 hex digits; anything
-    else is never passed to git)."""
-    if not re.fullmatch(r"[0-9a-f]{7,40}", commit):
-        return False
-    where = Path(path) if path else Path(__file__).resolve().parent
-    try:
-        subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=where, capture_output=True, timeout=10,
-                       check=True)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return True

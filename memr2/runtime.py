@@ -10,8 +10,10 @@ a rollout changes the whole training run after it, so these are part of a result
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,23 +45,37 @@ def limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _git(where: Path, *args: str) -> str | None:
+    """``git ARGS`` in ``where``: its output, or None when git is missing or fails."""
+    try:
+        done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout
+
+
+def _package_dir() -> Path:
+    return Path(__file__).resolve().parent
+
+
 def git_state(path: str | os.PathLike[str] | None = None) -> tuple[str | None, bool | None]:
     """``(commit, dirty)`` of the repository holding ``path`` (default: this package): the checked-out commit and
     whether tracked files differ from it; ``(None, None)`` outside a git checkout (e.g. an installed wheel)."""
-    where = Path(path) if path else Path(__file__).resolve().parent
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10, check=True)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout
-
-    commit = (git("rev-parse", "HEAD") or "").strip()
+    where = Path(path) if path else _package_dir()
+    commit = (_git(where, "rev-parse", "HEAD") or "").strip()
     if len(commit) != 40:
         return None, None
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = _git(where, "status", "--porcelain", "--untracked-files=no")
     return commit, None if status is None else bool(status.strip())
+
+
+@functools.lru_cache(maxsize=None)
+def commit_exists(commit: str, path: str | None = None) -> bool:
+    """Whether the repository holding ``path`` (default: this package) has ``commit`` (7-40 hex digits; anything
+    else is never passed to git)."""
+    if not re.fullmatch(r"[0-9a-f]{7,40}", commit):
+        return False
+    return _git(Path(path) if path else _package_dir(), "cat-file", "-e", f"{commit}^{{commit}}") is not None
 
 
 def platform_info() -> dict[str, str]:

@@ -238,8 +238,8 @@ def test_a_run_judged_by_an_llm_records_j_ceilings_over_the_questions_it_scored(
     records = [{"conversation_id": "conv-30", "question": q.question, "answer": q.answer}
                for q in conversation.questions]
     block = ceiling_block(env, records)
-    assert set(block["metrics"]) == {"f1", "bleu1", "J strict-v1"}
-    j = block["metrics"]["J strict-v1"]["overall"]
+    assert set(block["metrics"]) == {"f1", "bleu1", "J strict-v2"}
+    j = block["metrics"]["J strict-v2"]["overall"]
     # conv-30's 4 corrected golds are judged (all WRONG here); its other questions count as CORRECT
     assert (j["count"], j["changed"], len(judge.prompts)) == (len(conversation.questions), 4, 4)
     assert j["mean"] == pytest.approx(1 - 4 / len(conversation.questions))

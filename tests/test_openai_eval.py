@@ -105,7 +105,7 @@ def test_eval_reports_j_per_rubric_agreement_and_usage_without_the_key(model_ser
     assert set(usage) == {"agent", "answerer", "judge"}
     # 3 questions x 2 rubrics, plus the J ceiling: the one of them whose gold errata audit-v1 corrects, x 2 rubrics
     assert usage["answerer"]["requests"] == 3 and usage["judge"]["requests"] == 6 + 2
-    assert result["ceiling"]["metrics"]["J mem0-v1"]["overall"]["changed"] == 1
+    assert result["ceiling"]["metrics"]["J mem0-v2"]["overall"]["changed"] == 1
     assert usage["agent"]["requests"] == 3  # the ETA probe, then one extractor and one manager step
     assert usage["judge"]["cost_usd"] == pytest.approx((800 * 0.5 + usage["judge"]["completion_tokens"] * 1.5) / 1e6)
     assert result["agent_kwargs"]["base_url"] == model_server.url_for("/v1")
@@ -144,6 +144,6 @@ def test_cached_verdicts_are_reported_and_no_judge_cache_asks_the_judge_again(mo
     fresh, _ = run_eval(tmp_path, url, "fresh", "--no-judge-cache")
     assert (fresh["usage"]["judge"]["requests"], fresh["usage"]["judge"]["cached"]) == (asked, 0)
     assert fresh["usage"]["answerer"]["cached"] == 3  # only the verdicts are asked again
-    assert fresh["metrics"]["judge"]["rubrics"]["mem0-v1"]["score"] == 1.0
+    assert fresh["metrics"]["judge"]["rubrics"]["mem0-v2"]["score"] == 1.0
     assert main(["eval", "--agent", "store-all", "--no-judge-cache", "--output-dir", str(tmp_path)]) == 2
     assert "--no-judge-cache needs --judge" in capsys.readouterr().err
