@@ -75,7 +75,7 @@ def test_estimator_kwargs_reach_your_factory_and_row_weights_scale_the_update(tm
         trainer = Trainer(config)
         before = [p.detach().clone() for p in trainer.policy.model.parameters()]
         trainer.iteration(3)
-        return sum(float((p - b).abs().sum()) for p, b in zip(trainer.policy.model.parameters(), before))
+        return sum(float((p.detach() - b).abs().sum()) for p, b in zip(trainer.policy.model.parameters(), before))
 
     assert update_size(0.0) == 0.0  # weight 0: the rows teach nothing
     assert update_size(1.0) > 0.0
