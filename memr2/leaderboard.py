@@ -27,9 +27,13 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 def load_results(results_dir: str | os.PathLike[str]) -> list[RunResult]:
     """Every result file in ``results_dir``, checked by :func:`memr2.results.read_result` (finite numbers, fractions
     in [0, 1], its checksum, a known privileged agent marked privileged), sorted by environment then name; a file
-    that fails is an error naming it."""
+    that fails is an error naming it. A study's own log (``timing.json``) in the folder is not a result."""
+    from memr2.study import TIMING_FILE
+
     results = []
     for path in sorted(Path(results_dir).glob("*.json")):
+        if path.name == TIMING_FILE:
+            continue
         try:
             results.append(read_result(path))
         except ValueError as exc:

@@ -154,3 +154,10 @@ def test_a_result_file_never_writes_into_source_code(tmp_path, monkeypatch):
     assert "| evil" in Path("README.md").read_text()
     assert source.read_bytes() == before
     assert not any(evil in path.read_text() for path in tmp_path.rglob("*.py"))
+
+
+def test_a_study_results_folder_can_be_a_leaderboards_results(tmp_path):
+    """`memr2 leaderboard --results <a study's results_dir>` failed on the study runner's timing.json."""
+    write_result(_result("store-all", 0.5), tmp_path)
+    (tmp_path / "timing.json").write_text('[{"wall_s": 1.0}]')
+    assert [r.agent for r in load_results(tmp_path)] == ["store-all"]
