@@ -72,4 +72,4 @@ repro-fixture: install
 	$(BIN)/memr2 train --config configs/study-v2-trainer.yaml --estimator logo --seed 0 --curriculum 4 \
 		--env-steps-per-stage 800 --eval-every 2 --eval-seeds 100000 100001 --test-seeds 200000 200001 \
 		--output-dir runs/repro-fixture --overwrite --run-name train_cell --no-progress
-	cp runs/repro-fixture/train_cell.json tests/data/train_cell.json
+	mkdir -p tests/data && cp runs/repro-fixture/train_cell.json tests/data/train_cell.json
