@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from memr2.results import RunResult, read_result
+from memr2.results import JudgeProbe, RunResult, read_probe, read_result
 from memr2.runtime import commit_exists
 from memr2.results import is_privileged as privileged_run
 from memr2.stats import format_ci
@@ -194,13 +194,46 @@ def train_summary(result: RunResult) -> dict:
     return getattr(result, "train", None) or {}
 
 
-def judge_table(results: Sequence[RunResult]) -> str | None:
-    """A markdown table of J for judged eval runs: one row per (run, rubric); None if no run was judged."""
+def load_probes(folder: str | os.PathLike[str]) -> list[JudgeProbe]:
+    """The judge probes (``benchmarks/judge_probe.py --out``) in ``folder`` (none if it does not exist); a file
+    that fails validation is an error naming it."""
+    probes = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            probes.append(read_probe(path))
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a valid judge probe: {exc}") from exc
+    return probes
+
+
+def _judge_key(model: str) -> tuple[str, str]:
+    """A judge as (model name, decoding settings), without the server it was reached at: ``smollm2@http://h:1/v1|
+    greedy|128`` -> ``("smollm2", "greedy|128")`` (the same model probed through another port is the same judge)."""
+    name, _, rest = model.partition("@")
+    return name, rest.partition("|")[2]
+
+
+def leniency_cell(probes: Sequence[JudgeProbe], model: str, sha256: str) -> str:
+    """``vague / specific / injected`` fooled counts of the probe of this judge and rubric text, or "-"."""
+    for probe in probes:
+        if _judge_key(probe.judge) != _judge_key(model):
+            continue
+        row = next((r for r in probe.rubrics.values() if r.prompt_sha256 == sha256), None)
+        if row is not None:
+            kinds = (row.vague, row.specific, row.injected)
+            return " / ".join("-" if k is None else f"{k.correct}/{k.tried}" for k in kinds)
+    return "-"
+
+
+def judge_table(results: Sequence[RunResult], probes: Sequence[JudgeProbe] = ()) -> str | None:
+    """A markdown table of J for judged eval runs: one row per (run, rubric), with the judge's leniency from a
+    probe of the same model and rubric text where there is one; None if no run was judged."""
     judged = [r for r in results if r.metrics.judge and r.metrics.judge.rubrics]
     if not judged:
         return None
     categories = sorted({c for r in judged for j in r.metrics.judge.rubrics.values() for c in j.per_category})
-    header = ["agent", "judge model", "rubric", "prompt sha256", "J", *categories, "agree with F1>=0.5", "commit"]
+    header = ["agent", "judge model", "rubric", "prompt sha256", "J", *categories, "agree with F1>=0.5",
+              "fooled: vague / specific / injected", "commit"]
     lines = table_header([*header[:5], *map(cell, categories), *header[5 + len(categories):]])
     for r in sorted(judged, key=lambda r: r.run_name):
         for name, j in r.metrics.judge.rubrics.items():
@@ -210,7 +243,7 @@ def judge_table(results: Sequence[RunResult]) -> str | None:
             ]
             f1 = next((a for pair, a in r.metrics.judge.agreement.items() if pair.startswith(f"{name}~f1")), None)
             row = [_agent_label(r), j.model, name, j.prompt_sha256[:12], Markup(f"**{_fmt(j.score)}**"), *per_category,
-                   _fmt(f1.agree if f1 else None), commit_label(r.commit)]
+                   _fmt(f1.agree if f1 else None), leniency_cell(probes, j.model, j.prompt_sha256), commit_label(r.commit)]
             lines.append(table_row(row))
     return "\n".join(lines)
 
@@ -278,15 +311,18 @@ def _protocol_heading(name: str) -> str:
     return f"### Protocol `{name}`: {protocol.summary()}\n\n{protocol.description}"
 
 
-def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) -> str:
-    """All tables (and a link to the curves plot) as one markdown fragment."""
+def render_markdown(results: Sequence[RunResult], plot_name: str | None = None, probes: Sequence[JudgeProbe] = ()) -> str:
+    """All tables (and a link to the curves plot) as one markdown fragment; ``probes`` (judge probes) put each
+    judge's leniency beside its J."""
     if not results:
         return "_No result files yet: run `memr2 eval` or `memr2 train` and copy the JSON into leaderboards/results/._"
     note = "Per-category cells are mean (questions); memory is summed over episodes."
     evals = [r for r in results if r.kind == "eval"]
     parts = []
     judge_note = ("J is the fraction of answers the judge labels CORRECT under each rubric (see "
-                  "memenv/scoring/judging.py); cells are J (questions).")
+                  "memenv/scoring/judging.py); cells are J (questions). \"fooled\": how many wrong answers of each "
+                  "kind the same judge model accepted under the same rubric text in `benchmarks/judge_probe.py` "
+                  "(leaderboards/judges/); \"-\" where it was not probed.")
     for name in sorted({r.protocol for r in evals if r.protocol}):
         subset = [r for r in evals if r.protocol == name]
         parts.append(f"{_protocol_heading(name)} {note}\n\n{eval_table(subset)}{gold_notes(subset)}")
@@ -295,7 +331,7 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None) 
         parts.append(f"### {cell(env_id)}: runs without a protocol\n\nEach row has its own settings (see env kwargs); they "
                      f"are not comparable with each other or with the protocol tables. {note}\n\n{eval_table(subset)}")
     for env_id in sorted({r.env_id for r in evals}):
-        judged = judge_table([r for r in evals if r.env_id == env_id])
+        judged = judge_table([r for r in evals if r.env_id == env_id], probes)
         if judged:
             parts.append(f"#### {cell(env_id)}: LLM judge (J)\n\n{judge_note}\n\n{judged}")
     trained = [r for r in results if r.kind == "train"]

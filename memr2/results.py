@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.rollout import EpisodeSummary
 
@@ -151,6 +151,52 @@ class RunResult(BaseModel):
     test_seeds: list[int] = Field(default_factory=list, description="seeds never used to choose a checkpoint")
     test_metrics: Metrics | None = Field(None, description="the chosen (best-on-validation) policy on test_seeds")
     final_test_metrics: Metrics | None = Field(None, description="the last iteration's policy on test_seeds")
+
+
+class ProbeCounts(BaseModel):
+    """Verdicts of one kind in a judge probe: ``[CORRECT, tried]``."""
+
+    model_config = ConfigDict(extra="forbid")
+    correct: int = Field(ge=0)
+    tried: int = Field(ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return {"correct": value[0], "tried": value[1]}
+        return value
+
+    @model_validator(mode="after")
+    def _at_most_tried(self) -> "ProbeCounts":
+        if self.correct > self.tried:
+            raise ValueError(f"{self.correct} CORRECT verdicts out of {self.tried} tried")
+        return self
+
+
+class ProbeRubric(BaseModel):
+    """One rubric's line of a judge probe: its prompt's sha256, and the counts per kind of answer."""
+
+    model_config = ConfigDict(extra="allow")
+    prompt_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    gold: ProbeCounts
+    vague: ProbeCounts
+    specific: ProbeCounts | None = None  # probes written before this kind existed lack it
+    injected: ProbeCounts
+    instruction: ProbeCounts
+
+
+class JudgeProbe(BaseModel):
+    """What ``benchmarks/judge_probe.py --out`` writes: how often one judge model is fooled, per rubric."""
+
+    model_config = ConfigDict(extra="allow")
+    judge: str
+    rubrics: dict[str, ProbeRubric]
+
+
+def read_probe(path: str | os.PathLike[str]) -> JudgeProbe:
+    """Load and validate a judge probe file (untrusted: counts are checked, nothing in it runs)."""
+    return JudgeProbe.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
 VERSIONED_PACKAGES = ("memory-r2", "gymnasium", "pettingzoo", "pydantic", "numpy", "torch", "transformers", "vllm")

@@ -68,7 +68,7 @@ def _run(probe, server, model: str, tmp_path, capsys) -> dict:
     out = tmp_path / f"{model}.json"
     assert probe.main(["--base-url", server.url_for("/v1"), "--model", model, "--quick", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| rubric | prompt sha256 | gold accepted | vague fooled | injected fooled | instruction fooled |" in printed
+    assert "| rubric | prompt sha256 | gold accepted | vague fooled | specific fooled | injected fooled |" in printed
     return json.loads(out.read_text())["rubrics"]
 
 

@@ -161,3 +161,25 @@ def test_a_study_results_folder_can_be_a_leaderboards_results(tmp_path):
     write_result(_result("store-all", 0.5), tmp_path)
     (tmp_path / "timing.json").write_text('[{"wall_s": 1.0}]')
     assert [r.agent for r in load_results(tmp_path)] == ["store-all"]
+
+
+def test_a_judges_leniency_from_its_probe_shows_beside_its_j(tmp_path):
+    """Issue 22: the leaderboard shows each judge's leniency (benchmarks/judge_probe.py) next to its J."""
+    from memr2.leaderboard import judge_table, load_probes
+    from memr2.results import JudgeMetrics, RubricJ
+
+    sha = "ab" * 32
+    judge = JudgeMetrics(rubrics={"mem0-v2": RubricJ(model="smol@http://127.0.0.1:1/v1|greedy|128", rubric="mem0",
+                                                     prompt_sha256=sha, score=0.5, count=4)})
+    run = _result("store-all", 0.5).model_copy(update={"metrics": Metrics(score=0.5, judge=judge)})
+    probe = {"judge": "smol@http://127.0.0.1:9/v1|greedy|128", "rubrics": {"mem0-v2": {
+        "prompt_sha256": sha, "gold": [4, 4], "vague": [3, 4], "specific": [1, 4], "injected": [0, 4],
+        "instruction": [0, 4]}}}
+    (tmp_path / "smol.json").write_text(json.dumps(probe))
+    row = judge_table([run], load_probes(tmp_path)).splitlines()[-1]
+    assert "| 3/4 / 1/4 / 0/4 |" in row  # the same model on another port is the same judge
+    assert "| - |" in judge_table([run], []).splitlines()[-1]
+    probe["rubrics"]["mem0-v2"]["vague"] = [5, 4]  # more CORRECT than tried: refused, naming the file
+    (tmp_path / "smol.json").write_text(json.dumps(probe))
+    with pytest.raises(ValueError, match="smol.json"):
+        load_probes(tmp_path)
