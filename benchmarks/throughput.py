@@ -6,7 +6,8 @@ thread (``OMP_NUM_THREADS=1``). Its throughput is the env steps it takes (rollou
 budget counts them) divided by the wall time of the whole command: start-up, rollouts, updates, validations,
 checkpoints and the final test, all included. It is reported per CPU second of the command (user + system time of
 the subprocess; the cell runs on one thread, so on an idle core this is its wall time, and on a shared machine it
-does not count the time spent waiting for a core) and per wall second.
+does not count the time spent waiting for a core) and per wall second; "loop x" is the ratio over the training
+iterations alone (``perf/wall_time_s`` of each iteration: rollouts and updates, no start-up, validation or test).
 
 Every cell runs as a subprocess, in turn: the baseline (``--baseline``, default 6a013e2, exported to a temporary
 folder and imported from there), this tree with an empty embedding store (*cold*: the first cell of a study),
@@ -79,10 +80,13 @@ def run_cell(tree: Path, arguments: list[str], store: Path, scratch: Path) -> di
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status):
         raise RuntimeError(f"{' '.join(command)} (in {tree}) failed:\n{log.read_text()[-4000:]}")
+    lines = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    loop_s = sum(row["perf/wall_time_s"] for row in lines)  # the iterations alone: rollouts and updates
     metrics = comparable_metrics(out / "run" / "metrics.jsonl")
     result = json.loads(next((out / "run").glob("*.json")).read_text()) if list((out / "run").glob("*.json")) else {}
     steps, cpu = metrics[-1]["env_steps"], usage.ru_utime + usage.ru_stime
     return {"env_steps": steps, "wall_s": wall, "cpu_s": cpu, "per_wall_s": steps / wall, "per_cpu_s": steps / cpu,
+            "per_loop_s": steps / loop_s,
             "metrics": metrics, "test_score": (result.get("test_metrics") or {}).get("score")}
 
 
@@ -102,7 +106,7 @@ def measure(baseline: Path, arguments: list[str], scratch: Path, *, fill_seed: i
     if cold["metrics"] != warm["metrics"]:
         raise AssertionError("this tree's cold and warm runs differ: the embedding store changed a result")
     rates = {}
-    for unit in ("cpu", "wall"):
+    for unit in ("cpu", "wall", "loop"):
         rates[unit] = {"baseline": statistics.mean([first[f"per_{unit}_s"], last[f"per_{unit}_s"]]),
                        "cold": cold[f"per_{unit}_s"], "warm": warm[f"per_{unit}_s"]}
     return {"rates": rates, "env_steps": warm["env_steps"], "baseline_cpu_s": statistics.mean([first["cpu_s"], last["cpu_s"]]),
@@ -122,8 +126,8 @@ def main() -> None:
         args.sessions, args.estimators, args.env_steps = [8], ["logo"], 300
     print(f"this tree: {ROOT}; baseline: {args.baseline}; {args.env_steps} env steps per cell; OMP_NUM_THREADS=1")
     header = (f"{'cell':<10} {'steps':>6} | {'env steps per CPU s: base':>25} {'cold':>6} {'warm':>6} {'cold x':>6} "
-              f"{'warm x':>6} | {'per wall s: base':>16} {'cold':>6} {'warm':>6} {'warm x':>6} | {'CPU s base':>10} "
-              f"{'warm':>5} | {'test base':>9} {'new':>5}")
+              f"{'warm x':>6} | {'per wall s: base':>16} {'cold':>6} {'warm':>6} {'warm x':>6} | {'loop x':>6} | "
+              f"{'CPU s base':>10} {'warm':>5} | {'test base':>9} {'new':>5}")
     rows = []
     with exported_tree(args.baseline) as baseline, tempfile.TemporaryDirectory(prefix="throughput-") as scratch:
         print(header)
@@ -136,9 +140,11 @@ def main() -> None:
                 print(f"{estimator + ' ' + str(sessions) + 's':<10} {m['env_steps']:>6} | {c['baseline']:>25.1f} "
                       f"{c['cold']:>6.1f} {c['warm']:>6.1f} {c['cold'] / c['baseline']:>6.2f} {c['warm'] / c['baseline']:>6.2f} | "
                       f"{w['baseline']:>16.1f} {w['cold']:>6.1f} {w['warm']:>6.1f} {w['warm'] / w['baseline']:>6.2f} | "
+                      f"{m['rates']['loop']['warm'] / m['rates']['loop']['baseline']:>6.2f} | "
                       f"{m['baseline_cpu_s']:>10.1f} {m['warm_cpu_s']:>5.1f} | {m['baseline_test_score']:>9.3f} "
                       f"{m['test_score']:>5.3f}", flush=True)
-    for unit, label in (("cpu", "per CPU second"), ("wall", "per wall second")):
+    for unit, label in (("cpu", "per CPU second"), ("wall", "per wall second"),
+                        ("loop", "per wall second of the training iterations alone (no start-up, validation, test)")):
         warm = statistics.geometric_mean([m["rates"][unit]["warm"] / m["rates"][unit]["baseline"] for m in rows])
         cold = statistics.geometric_mean([m["rates"][unit]["cold"] / m["rates"][unit]["baseline"] for m in rows])
         print(f"end-to-end env steps {label} vs {args.baseline} (geometric mean over cells): warm store {warm:.2f}x "
