@@ -83,7 +83,7 @@ def run_cell(tree: Path, arguments: list[str], store: Path, scratch: Path) -> di
     lines = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines() if line.strip()]
     loop_s = sum(row["perf/wall_time_s"] for row in lines)  # the iterations alone: rollouts and updates
     metrics = comparable_metrics(out / "run" / "metrics.jsonl")
-    result = json.loads(next((out / "run").glob("*.json")).read_text()) if list((out / "run").glob("*.json")) else {}
+    result = json.loads((out / "run" / "run.json").read_text())  # the result file is named after the run directory
     steps, cpu = metrics[-1]["env_steps"], usage.ru_utime + usage.ru_stime
     return {"env_steps": steps, "wall_s": wall, "cpu_s": cpu, "per_wall_s": steps / wall, "per_cpu_s": steps / cpu,
             "per_loop_s": steps / loop_s,
