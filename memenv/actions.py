@@ -318,9 +318,15 @@ def parse_action(role: str, text: Any) -> Action | ParseError:
 
 
 def coerce_action(role: str, action: Any) -> Action | ParseError:
-    """Accept what ``MemoryEnv.step`` accepts: text, an action object, or a plain dict. Never raises."""
+    """Accept what ``MemoryEnv.step`` accepts: text, an action object, or a plain dict. Never raises.
+
+    A :class:`ParseError` of ``role`` is returned as it is: an agent that reads its own output with the view
+    (the compact codes of :mod:`memenv.compact`) hands the env its error, which the env penalises and reports.
+    """
     if isinstance(action, str):
         return parse_action(role, action)
+    if isinstance(action, ParseError):
+        return action if action.role == role else ParseError(role=role, message=f"a {action.role!r:.40} error was given in the {role} phase")
     if isinstance(action, (ExtractAction, ManageAction)):
         if action.role != role:
             return ParseError(role=role, message=f"a {action.role} action was given in the {role} phase")

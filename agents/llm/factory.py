@@ -58,6 +58,8 @@ def make_llm_agent(
     device: str | None = None,
     few_shot: bool = True,
     record: bool = True,
+    action_format: str = "line",
+    prompt_style: str = "fewshot",
     base_url: str | None = None,
     endpoint: dict[str, Any] | None = None,
 ) -> LLMAgent:
@@ -81,4 +83,6 @@ def make_llm_agent(
         seed=seed,
         few_shot=few_shot,
         record=record,
+        action_format=action_format,
+        prompt_style=prompt_style,
     )
