@@ -12,7 +12,7 @@ import sys
 
 from memr2 import __version__
 
-COMMANDS = ("envs", "play", "eval", "train", "study", "verify", "leaderboard", "data")
+COMMANDS = ("envs", "play", "eval", "sft", "train", "study", "verify", "leaderboard", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import torch
 from agents.llm.agent import LLMAgent
 from agents.llm.backend import Backend
 from agents.llm.hf import TransformersBackend
-from agents.llm.loading import load_model
+from agents.llm.loading import load_model, warm_start_prompt
 from agents.llm.openai_backend import EndpointConfig, OpenAIBackend
 
 BACKENDS = ("transformers", "vllm", "openai")
@@ -58,8 +58,8 @@ def make_llm_agent(
     device: str | None = None,
     few_shot: bool = True,
     record: bool = True,
-    action_format: str = "line",
-    prompt_style: str = "fewshot",
+    action_format: str | None = None,
+    prompt_style: str | None = None,
     base_url: str | None = None,
     endpoint: dict[str, Any] | None = None,
 ) -> LLMAgent:
@@ -67,7 +67,12 @@ def make_llm_agent(
 
     ``--backend openai --model NAME --base-url URL`` uses a model served over HTTP; ``endpoint`` takes the other
     :class:`~agents.llm.openai_backend.EndpointConfig` fields (concurrency, timeout, retries, prices, ...).
+    ``action_format`` / ``prompt_style`` default to what a ``memr2 sft`` model directory was trained with (its
+    ``sft.json``), else ``"line"`` / ``"fewshot"``.
     """
+    trained = warm_start_prompt(model)
+    action_format = action_format or trained.get("action_format", "line")
+    prompt_style = prompt_style or trained.get("prompt_style", "fewshot")
     if backend == "openai":
         loaded = OpenAIBackend(EndpointConfig(model=model, base_url=base_url, **(endpoint or {})))
     elif base_url is not None or endpoint:

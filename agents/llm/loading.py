@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
 import tempfile
@@ -200,6 +201,16 @@ def local_model_source(name: str) -> str:
         f"models (HF_HUB_OFFLINE={offline}): download it "
         f"where the hub is reachable (`hf download {name}`; HF_HOME selects the cache) or pass a local directory"
     )
+
+
+def warm_start_prompt(name: str) -> dict[str, str]:
+    """The prompt settings (``action_format``, ``prompt_style``) a ``memr2 sft`` model directory was trained with,
+    from its ``sft.json``; empty for any other model."""
+    record = Path(name).expanduser() / "sft.json"
+    if not record.is_file():
+        return {}
+    config = json.loads(record.read_text()).get("config", {})
+    return {key: config[key] for key in ("action_format", "prompt_style") if isinstance(config.get(key), str)}
 
 
 def load_model(name: str, *, dtype: torch.dtype = torch.float32, device: str | None = None, seed: int = 0):

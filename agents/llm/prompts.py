@@ -307,4 +307,6 @@ def render_target(
         items = [f.model_dump(mode="json") for f in action.facts]
     else:
         items = [op.model_dump(mode="json") for op in action.operations]
+    if not items and fmt == "lines":  # nothing to write: the forms of "nothing" that parse
+        return '{"facts": []}' if view.role == "extractor" else "NOOP"
     return render_action(view.role, items, fmt)
