@@ -12,7 +12,8 @@ import torch
 pytest.importorskip("peft")
 
 import memenv  # noqa: F401, E402  (registers the env ids)
-from agents.llm import make_llm_agent  # noqa: E402
+from agents.base import RoleSplit  # noqa: E402
+from agents.llm import LLMAgent, make_llm_agent  # noqa: E402
 from algorithms.config import TrainerConfig  # noqa: E402
 from algorithms.estimators import build_rows  # noqa: E402
 from algorithms.sft import SFTConfig, read_record, run_sft, weights_sha256  # noqa: E402
@@ -43,10 +44,13 @@ def test_sft_fits_the_teacher(warm_start):
 
 def test_the_warm_start_plays_the_teachers_codes_through_the_agent(warm_start):
     """memr2 eval's agent (make_llm_agent with the directory) reads the prompt settings from sft.json and, greedy,
-    hands the env the reference agent's manager actions on a training episode."""
+    hands the env the reference agent's manager actions on a training episode; the reference extracts, as in
+    training (the warm start learned the manager only)."""
     directory, _ = warm_start
     agent = make_llm_agent(str(directory), temperature=0.0, max_new_tokens=12)
+    assert isinstance(agent, RoleSplit) and agent.name.endswith("+reference-extractor")  # manager-only: as trained
     assert (agent.action_format, agent.prompt_style) == ("compact", "terse")
+    assert isinstance(make_llm_agent(str(directory), extractor="llm"), LLMAgent)
     teacher, env = ReferenceAgent(), gym.make("MemoryR2/Synthetic-v1", max_sessions=2)
     observation, info = env.reset(seed=0)
     done, managed = False, 0

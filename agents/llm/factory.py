@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from agents.base import RoleSplit
 from agents.llm.agent import LLMAgent
 from agents.llm.backend import Backend
 from agents.llm.hf import TransformersBackend
@@ -60,17 +61,21 @@ def make_llm_agent(
     record: bool = True,
     action_format: str | None = None,
     prompt_style: str | None = None,
+    extractor: str | None = None,
     base_url: str | None = None,
     endpoint: dict[str, Any] | None = None,
-) -> LLMAgent:
+) -> LLMAgent | RoleSplit:
     """The LLM agent for ``memr2 play|eval --agent llm --model tiny|smollm2|<HF id or path> [--backend ...]``.
 
     ``--backend openai --model NAME --base-url URL`` uses a model served over HTTP; ``endpoint`` takes the other
     :class:`~agents.llm.openai_backend.EndpointConfig` fields (concurrency, timeout, retries, prices, ...).
     ``action_format`` / ``prompt_style`` default to what a ``memr2 sft`` model directory was trained with (its
-    ``sft.json``), else ``"line"`` / ``"fewshot"``.
+    ``sft.json``), else ``"line"`` / ``"fewshot"``. ``extractor``: an agent name (e.g. ``"reference"``) that plays
+    the extractor while the LLM manages (:class:`~agents.base.RoleSplit`), or ``"llm"`` for both roles; default:
+    the teacher of a manager-only ``memr2 sft`` directory (it is scored as trained), else ``"llm"``.
     """
     trained = warm_start_prompt(model)
+    extractor = extractor or trained.get("extractor", "llm")
     action_format = action_format or trained.get("action_format", "line")
     prompt_style = prompt_style or trained.get("prompt_style", "fewshot")
     if backend == "openai":
@@ -79,7 +84,7 @@ def make_llm_agent(
         raise ValueError(f"--base-url and endpoint options are for --backend openai, not {backend!r}")
     else:
         loaded = load_backend(model, backend, dtype, device, seed if model == "tiny" else 0)
-    return LLMAgent(
+    agent = LLMAgent(
         loaded,
         fmt=fmt,
         temperature=temperature,
@@ -91,3 +96,8 @@ def make_llm_agent(
         action_format=action_format,
         prompt_style=prompt_style,
     )
+    if extractor == "llm":
+        return agent
+    from agents.registry import make_agent
+
+    return RoleSplit(make_agent(extractor), agent, extractor)
