@@ -179,6 +179,8 @@ def save_warm_start(directory: str | Path, agent: LLMAgent, adapters: Any, recor
     ``weights_sha256`` is filled from the written weights."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.safetensors"):  # an overwritten warm start's shards would enter the hash
+        stale.unlink()
     model = adapters.merge_and_unload() if adapters is not None else agent.backend.model
     model.save_pretrained(directory, safe_serialization=True)
     agent.backend.tokenizer.save_pretrained(directory)

@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = SFTConfig(**{name: getattr(args, name) for name in SFTConfig.model_fields if getattr(args, name) is not None})
     output = Path(args.output)
-    if (output / RECORD_NAME).exists() and not args.overwrite:
-        raise ValueError(f"{output} already holds a warm start; pass --overwrite to replace it")
+    if output.is_dir() and any(output.iterdir()) and not args.overwrite:
+        what = "a warm start" if (output / RECORD_NAME).exists() else "files"
+        raise ValueError(f"{output} already holds {what}; pass --overwrite to replace it")
     limit_threads(config.torch_threads)
     origin = provenance(command_line(args), config.torch_threads)
     from algorithms.sft import run_sft
