@@ -21,7 +21,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import torch
@@ -109,9 +109,9 @@ def greedy_match(agent: LLMAgent, examples: list[Example], batch_size: int = 8) 
     return hits / len(examples)
 
 
-def fit(config: SFTConfig, agent: LLMAgent, examples: list[Example]) -> list[float]:
+def fit(config: SFTConfig, agent: LLMAgent, examples: list[Example], on_epoch: Callable[[int, float], Any] | None = None) -> list[float]:
     """``config.epochs`` passes of AdamW over shuffled mini-batches (order from ``config.seed``); returns the
-    mean loss of each epoch (token-weighted)."""
+    mean loss of each epoch (token-weighted), each also given to ``on_epoch(epoch, loss)``."""
     model = agent.backend.model
     parameters = list(trainable_parameters(model).values())
     if not parameters:
@@ -134,6 +134,8 @@ def fit(config: SFTConfig, agent: LLMAgent, examples: list[Example]) -> list[flo
             n = sum(len(e.completion_ids) for e in chunk)
             total, tokens = total + float(loss.detach()) * n, tokens + n
         history.append(total / tokens)
+        if on_epoch is not None:
+            on_epoch(len(history), history[-1])
     model.eval()
     return history
 
@@ -189,9 +191,13 @@ def save_warm_start(directory: str | Path, agent: LLMAgent, adapters: Any, recor
     return directory
 
 
-def run_sft(config: SFTConfig, output_dir: str | Path, provenance: dict[str, Any] | None = None) -> SFTRecord:
+def run_sft(
+    config: SFTConfig, output_dir: str | Path, provenance: dict[str, Any] | None = None,
+    on_epoch: Callable[[int, float], Any] | None = None,
+) -> SFTRecord:
     """Collect the teacher's examples, fine-tune ``config.model`` on them and save the warm start in
-    ``output_dir``; returns its record (also written there as ``sft.json``)."""
+    ``output_dir``; returns its record (also written there as ``sft.json``). ``on_epoch(epoch, loss)`` reports
+    progress."""
     import time
 
     from agents.llm.hf import TransformersBackend
@@ -209,7 +215,7 @@ def run_sft(config: SFTConfig, output_dir: str | Path, provenance: dict[str, Any
     with torch.no_grad():
         loss_before = float(completion_loss(agent, examples, config.batch_size))
     match_before = greedy_match(agent, examples, config.batch_size)
-    history = fit(config, agent, examples)
+    history = fit(config, agent, examples, on_epoch)
     with torch.no_grad():
         loss_after = float(completion_loss(agent, examples, config.batch_size))
     record = SFTRecord(

@@ -58,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     origin = provenance(command_line(args), config.torch_threads)
     from algorithms.sft import run_sft
 
-    record = run_sft(config, output, origin)
+    def progress(epoch: int, loss: float) -> None:
+        print(f"epoch {epoch}/{config.epochs}: mean completion-token loss {loss:.4f}", flush=True)
+
+    record = run_sft(config, output, origin, progress)
     print(f"{record.examples} examples ({record.completion_tokens} completion tokens) from {config.teacher} on "
           f"{config.env_id}, {config.episodes} episodes x {config.max_sessions} sessions")
     print(f"loss {record.loss_before:.4f} -> {record.loss_after:.4f} (per epoch: "
