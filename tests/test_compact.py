@@ -116,6 +116,8 @@ def test_env_penalises_a_parse_error_and_reports_its_message():
     _, reward, _, _, info = env.step(error)
     assert reward == pytest.approx(env.unwrapped.invalid_action_penalty) and error.message in info["error"]
     assert len(env.unwrapped.bank) == 0
+    observation, reward, _, _, info = env.step(error)  # a manager's error in the extractor's phase is refused
+    assert "error was given in the extractor phase" in info["error"]
 
 
 def test_prompt_styles_and_formats():
