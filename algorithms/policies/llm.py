@@ -61,7 +61,7 @@ class LLMPolicy:
             source = init_checkpoint or model
             loaded = load_model(source, dtype=torch_dtype(dtype), seed=seed if source == "tiny" else 0)
             agent = LLMAgent(TransformersBackend(*loaded), **options)
-        self.agent = agent or make_llm_agent(model, backend, **options)
+        self.agent = agent or make_llm_agent(model, backend, extractor="llm", **options)  # the trainer scripts roles
         self.model: torch.nn.Module = self.agent.backend.model
         self.adapters = add_lora(self.model, lora_r, lora_alpha) if lora_r > 0 else None
         self.temperature = temperature
