@@ -17,37 +17,15 @@ deletes stale duplicates, and scores as high (higher at 32 sessions).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from memenv.actions import AddOp, DeleteOp, ExtractAction, Fact, ManageAction, NoopOp, UpdateOp
+from memenv.actions import DeleteOp, ExtractAction, Fact, ManageAction, NoopOp
+from memenv.compact import add_op, current_statement, update_op, updated_content  # noqa: F401  (re-exported)
 from memenv.bank import id_number
 from memenv.views import ExtractorView, FactView, ManagerView
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-_CLAUSE_BREAK = re.compile(r"\s*(?:[,:;()!?.]|\b(?:and|but|while)\b)\s*", re.I)
 ADD, NOOP = 0, 1
-
-
-def updated_content(fact: str, memory: str) -> str:
-    """What an UPDATE of ``memory`` by ``fact`` writes: the fact, then the memory's first (current) statement
-    as a single past clause, so the old value reads as history and older ones are dropped.
-
-    >>> updated_content("Maya moved to Oslo!", "Oh, Maya lives in Lisbon and loves it. Maya previously lived in Porto.")
-    'Maya moved to Oslo! Previously Oh Maya lives in Lisbon loves it.'
-    """
-    clause = " ".join(part for part in _CLAUSE_BREAK.split(current_statement(memory)) if part)
-    return f"{fact} Previously {clause}." if clause else fact
-
-
-def current_statement(memory: str) -> str:
-    """A memory's first sentence: what it currently states (an UPDATE puts the new fact first).
-
-    >>> current_statement("Maya moved to Oslo! Previously Maya lives in Lisbon.")
-    'Maya moved to Oslo!'
-    """
-    return _SENTENCE_END.split(memory.strip(), 1)[0]
 
 
 def related_slots(fact: FactView, view: ManagerView, num_slots: int) -> list[str]:
@@ -66,8 +44,7 @@ def manager_operations(
     deleted: set[str] = set()
     contents = {m.memory_id: m.content for m in view.memories}
     for fact, choice in zip(view.facts, choices):
-        dia_ids = fact.dia_ids
-        add = AddOp(content=fact.fact, speaker=fact.speaker, dia_ids=dia_ids)
+        add = add_op(fact)
         if choice == ADD:
             ops.append(add)
             continue
@@ -78,7 +55,7 @@ def manager_operations(
         if target in deleted:  # already gone in this step: nothing left to change
             ops.append(add if delete_keeps_fact else NoopOp())
         elif choice - 2 < num_slots:
-            ops.append(UpdateOp(memory_id=target, content=updated_content(fact.fact, contents[target]), dia_ids=dia_ids))
+            ops.append(update_op(fact, target, contents[target]))
         else:
             deleted.add(target)
             ops.append(DeleteOp(memory_id=target))

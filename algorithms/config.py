@@ -157,6 +157,30 @@ class TrainerConfig:
         "Compute threads per process (torch, BLAS, OpenMP). Fixed by the config, never by the environment the run "
         "starts in, and recorded in the result: float reductions, and so a whole training run, can change with it.",
     )
+    # -- LLM policy: prompts, precision, adapters and warm start (docs/llm-training.md) --------------------------
+    action_format: Literal["line", "compact"] = _f(
+        "line",
+        "LLM policy only: the manager's answer, 'line' (ADD: text / UPDATE m3: text / ...) or 'compact' (one code "
+        "per fact, A / N / U<k> / D<k> / R<k>, the memory text filled from the fact; memenv/compact.py).",
+    )
+    prompt_style: Literal["fewshot", "terse"] = _f(
+        "fewshot", "LLM policy only: role prompts with few-shot examples ('fewshot') or short ones without ('terse')."
+    )
+    llm_dtype: Literal["float32", "bfloat16"] = _f(
+        "float32", "LLM policy only: dtype of the base weights (bfloat16: ~2x cheaper on CPUs with AMX, and GPUs)."
+    )
+    lora_r: int = _f(0, "LLM policy only: LoRA rank (peft): a frozen base with fp32 adapters. 0 = train every weight.")
+    lora_alpha: int | None = _f(None, "LLM policy only: LoRA scale numerator (adapters scaled by alpha / r); None = 2 * r.")
+    init_checkpoint: str | None = _f(
+        None,
+        "LLM policy only: warm start: a model directory written by `memr2 sft` (for the same `model`) whose weights "
+        "the policy starts from.",
+    )
+    init_checkpoint_sha256: str | None = _f(
+        None,
+        "SHA-256 of init_checkpoint's weights: filled when the run starts and checked on resume (a changed warm "
+        "start is refused).",
+    )
 
     def __post_init__(self) -> None:
         def check(ok: bool, message: str) -> None:
@@ -199,6 +223,13 @@ class TrainerConfig:
               "set compression_coef= (the trainer passes it to every env), not env_kwargs.compression_coef")
         check(isinstance(self.torch_threads, int) and self.torch_threads >= 1,
               f"torch_threads={self.torch_threads!r}: give a whole number of threads >= 1")
+        # LLM policy options (prompts, precision, adapters, warm start)
+        check(self.action_format in ("line", "compact"), f"action_format={self.action_format!r}: choose 'line' or 'compact'")
+        check(self.prompt_style in ("fewshot", "terse"), f"prompt_style={self.prompt_style!r}: choose 'fewshot' or 'terse'")
+        check(self.llm_dtype in ("float32", "bfloat16"), f"llm_dtype={self.llm_dtype!r}: choose 'float32' or 'bfloat16'")
+        check(isinstance(self.lora_r, int) and self.lora_r >= 0, f"lora_r={self.lora_r!r}: a rank >= 1, or 0 for none")
+        check(self.lora_alpha is None or self.lora_alpha >= 1, f"lora_alpha={self.lora_alpha!r}: must be >= 1 (or None)")
+        check(self.init_checkpoint is None or self.policy == "llm", "init_checkpoint is for policy='llm'")
         if self.epsilon_high is None:
             self.epsilon_high = self.epsilon
 

@@ -333,9 +333,15 @@ def coerce_action(role: str, action: Any) -> Action | ParseError:
     An action object is dumped and validated again like a dict: one built with pydantic's ``model_construct``
     (or changed after it was built) skips validation, and would otherwise bring any number of operations, any text
     length or a lone surrogate into the bank.
+    A :class:`ParseError` of ``role`` is returned as it is: an agent that reads its own output with the view
+    (the compact codes of :mod:`memenv.compact`) hands the env its error, which the env penalises and reports.
     """
     if isinstance(action, str):
         return parse_action(role, action)
+    if isinstance(action, ParseError):  # the agent's own text: revalidated and cut like any other
+        if action.role != role:
+            return ParseError(role=role, message=f"a {str(action.role)!r:.40} error was given in the {role} phase")
+        return ParseError(role=role, message=str(action.message)[:300])
     if isinstance(action, (ExtractAction, ManageAction)):
         try:
             action = action.model_dump(warnings=False)

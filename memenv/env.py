@@ -47,7 +47,8 @@ class MemoryEnv(gym.Env):
 
     ## Action Space
     ``Text``: the raw LLM output, parsed by :func:`memenv.actions.parse_action` (JSON or line format). ``step``
-    also accepts an ``ExtractAction`` / ``ManageAction`` or a plain dict.
+    also accepts an ``ExtractAction`` / ``ManageAction``, a plain dict, or a ``ParseError`` (an agent that parses
+    its own output -- the compact codes of :mod:`memenv.compact` -- hands over its error, penalised as any).
 
     ## Observation Space
     ``Dict(role=Discrete(2), session=Discrete(S + 1), text=Text(ASCII printable))``: role 0 is the extractor,

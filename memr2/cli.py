@@ -13,7 +13,7 @@ import sys
 from memr2 import __version__
 from memr2.commands import check_spec_sources
 
-COMMANDS = ("envs", "play", "eval", "train", "study", "verify", "leaderboard", "data")
+COMMANDS = ("envs", "play", "eval", "sft", "train", "study", "verify", "leaderboard", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

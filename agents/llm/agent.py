@@ -22,8 +22,11 @@ import numpy as np
 import torch
 
 from agents.llm.backend import Backend, ChatBackend, SamplingConfig, pad_rows
-from agents.llm.prompts import FORMATS, OutputFormat, build_messages
-from memenv.actions import ParseError, parse_action
+from agents.llm.prompts import (
+    ACTION_FORMATS, FORMATS, PROMPT_STYLES, ActionFormat, OutputFormat, PromptStyle, build_messages,
+)
+from memenv.actions import ManageAction, ParseError, parse_action
+from memenv.compact import parse_compact
 from memenv.views import ExtractorView, ManagerView, view_of
 
 
@@ -71,7 +74,11 @@ class LLMAgent:
         fmt: output format asked for, ``"lines"`` (default; small models follow it) or ``"json"``.
         temperature, top_p, max_new_tokens: generation settings (``temperature=0`` is greedy).
         seed: seeds the agent's own generator, from which every generate call draws its seed.
-        few_shot: include each role's few-shot exchange as prior chat turns.
+        few_shot: include each role's few-shot exchange as prior chat turns (``prompt_style="fewshot"`` only).
+        action_format: the manager's answer, ``"line"`` (default: ``fmt``) or ``"compact"`` (one code per fact,
+            :mod:`memenv.compact`; the agent reads the codes with the view and hands the env the
+            :class:`~memenv.actions.ManageAction`, or the :class:`~memenv.actions.ParseError` it penalises).
+        prompt_style: ``"fewshot"`` (default) or ``"terse"`` (short system prompts, no examples, shorter views).
         record: keep an :class:`ActionRecord` per action in ``self.records``.
     """
 
@@ -86,9 +93,17 @@ class LLMAgent:
         seed: int = 0,
         few_shot: bool = True,
         record: bool = True,
+        action_format: ActionFormat = "line",
+        prompt_style: PromptStyle = "fewshot",
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+        if action_format not in ACTION_FORMATS or prompt_style not in PROMPT_STYLES:
+            raise ValueError(
+                f"action_format={action_format!r}, prompt_style={prompt_style!r}: choose from {ACTION_FORMATS} "
+                f"and {PROMPT_STYLES}"
+            )
+        self.action_format, self.prompt_style = action_format, prompt_style
         self.backend = backend
         self.fmt = fmt
         self.sampling = SamplingConfig(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
@@ -116,7 +131,14 @@ class LLMAgent:
 
     def messages(self, view: ExtractorView | ManagerView) -> list[dict[str, str]]:
         """The chat messages for ``view`` (system, few-shot turns, the view)."""
-        return build_messages(view, self.fmt, self.few_shot)
+        return build_messages(view, self.fmt, self.few_shot, action_format=self.action_format, style=self.prompt_style)
+
+    def read(self, view: ExtractorView | ManagerView, text: str) -> ManageAction | ParseError | str:
+        """What the env gets for ``text`` written for ``view``: the text itself (the env parses it), or, for the
+        manager in the compact format, the action the codes stand for (or why they do not)."""
+        if view.role == "manager" and self.action_format == "compact":
+            return parse_compact(view, text)
+        return text
 
     def prompt_ids(self, view: ExtractorView | ManagerView) -> list[int]:
         """Token ids of the chat prompt for ``view`` (system, few-shot turns, the view, assistant header)."""
@@ -124,15 +146,17 @@ class LLMAgent:
         text = tokenizer.apply_chat_template(self.messages(view), tokenize=False, add_generation_prompt=True)
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def act(self, observation: Any, info: dict[str, Any] | None = None) -> str:
-        """The raw text the model wrote for this step (the env parses it and penalises what it cannot read)."""
+    def act(self, observation: Any, info: dict[str, Any] | None = None) -> Any:
+        """The raw text the model wrote for this step (the env parses it and penalises what it cannot read); in
+        the compact format, the manager's action or parse error (:meth:`read`)."""
         return self.act_batch([observation], [info])[0]
 
     def act_batch(
         self, observations: Sequence[Any], infos: Sequence[dict[str, Any] | None], *, sampling: SamplingConfig | None = None
-    ) -> list[str]:
+    ) -> list[Any]:
         """One generate call for many steps -- e.g. the n rollouts of a GRPO group, whatever their roles.
-        ``sampling`` overrides the agent's own settings for this call (e.g. greedy validation)."""
+        ``sampling`` overrides the agent's own settings for this call (e.g. greedy validation). Returns what
+        :meth:`read` makes of each text."""
         sampling = sampling or self.sampling
         views = [view_of(o, i) for o, i in zip(observations, infos)]
         seed = int(self._rng.integers(2**31 - 1))
@@ -162,8 +186,11 @@ class LLMAgent:
             lengths = [len(s.token_ids) for s in samples]
         elapsed = time.perf_counter() - start
         total_tokens = max(sum(lengths), 1)
+        actions = []
         for view, record, length in zip(views, generated, lengths):
-            parsed = parse_action(view.role, record.text)
+            action = self.read(view, record.text)
+            actions.append(action)
+            parsed = parse_action(view.role, record.text) if isinstance(action, str) else action
             record.parse_error = parsed.message if isinstance(parsed, ParseError) else None
             stats = self.stats[view.role]
             stats.actions += 1
@@ -172,7 +199,7 @@ class LLMAgent:
             stats.seconds += elapsed * length / total_tokens
             if self.record:
                 self.records.append(record)
-        return [record.text for record in generated]
+        return actions
 
     def logprobs(self, records: Sequence[ActionRecord], batch_size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
         """Recompute the records' completion log-probs *with gradients*: ``(logprobs (B, T), mask (B, T))``,

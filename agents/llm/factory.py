@@ -7,10 +7,11 @@ from typing import Any
 
 import torch
 
+from agents.base import RoleSplit
 from agents.llm.agent import LLMAgent
 from agents.llm.backend import Backend
 from agents.llm.hf import TransformersBackend
-from agents.llm.loading import load_model
+from agents.llm.loading import load_model, warm_start_prompt
 from agents.llm.openai_backend import EndpointConfig, OpenAIBackend
 
 BACKENDS = ("transformers", "vllm", "openai")
@@ -58,21 +59,32 @@ def make_llm_agent(
     device: str | None = None,
     few_shot: bool = True,
     record: bool = True,
+    action_format: str | None = None,
+    prompt_style: str | None = None,
+    extractor: str | None = None,
     base_url: str | None = None,
     endpoint: dict[str, Any] | None = None,
-) -> LLMAgent:
+) -> LLMAgent | RoleSplit:
     """The LLM agent for ``memr2 play|eval --agent llm --model tiny|smollm2|<HF id or path> [--backend ...]``.
 
     ``--backend openai --model NAME --base-url URL`` uses a model served over HTTP; ``endpoint`` takes the other
     :class:`~agents.llm.openai_backend.EndpointConfig` fields (concurrency, timeout, retries, prices, ...).
+    ``action_format`` / ``prompt_style`` default to what a ``memr2 sft`` model directory was trained with (its
+    ``sft.json``), else ``"line"`` / ``"fewshot"``. ``extractor``: an agent name (e.g. ``"reference"``) that plays
+    the extractor while the LLM manages (:class:`~agents.base.RoleSplit`), or ``"llm"`` for both roles; default:
+    the teacher of a manager-only ``memr2 sft`` directory (it is scored as trained), else ``"llm"``.
     """
+    trained = warm_start_prompt(model)
+    extractor = extractor or trained.get("extractor", "llm")
+    action_format = action_format or trained.get("action_format", "line")
+    prompt_style = prompt_style or trained.get("prompt_style", "fewshot")
     if backend == "openai":
         loaded = OpenAIBackend(EndpointConfig(model=model, base_url=base_url, **(endpoint or {})))
     elif base_url is not None or endpoint:
         raise ValueError(f"--base-url and endpoint options are for --backend openai, not {backend!r}")
     else:
         loaded = load_backend(model, backend, dtype, device, seed if model == "tiny" else 0)
-    return LLMAgent(
+    agent = LLMAgent(
         loaded,
         fmt=fmt,
         temperature=temperature,
@@ -81,4 +93,11 @@ def make_llm_agent(
         seed=seed,
         few_shot=few_shot,
         record=record,
+        action_format=action_format,
+        prompt_style=prompt_style,
     )
+    if extractor == "llm":
+        return agent
+    from agents.registry import make_agent
+
+    return RoleSplit(make_agent(extractor), agent, extractor)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -177,6 +178,19 @@ def local_model_source(name: str) -> str:
         f"models (HF_HUB_OFFLINE={offline}): download it "
         f"where the hub is reachable (`hf download {name}`; HF_HOME selects the cache) or pass a local directory"
     )
+
+
+def warm_start_prompt(name: str) -> dict[str, str]:
+    """The settings a ``memr2 sft`` model directory was trained with, from its ``sft.json``: ``action_format``,
+    ``prompt_style`` and, when it learned the manager only, ``extractor`` (its teacher); empty for any other model."""
+    record = Path(name).expanduser() / "sft.json"
+    if not record.is_file():
+        return {}
+    config = json.loads(record.read_text()).get("config", {})
+    settings = {key: config[key] for key in ("action_format", "prompt_style") if isinstance(config.get(key), str)}
+    if config.get("roles") == "manager" and isinstance(config.get("teacher"), str):
+        settings["extractor"] = config["teacher"]
+    return settings
 
 
 def load_model(name: str, *, dtype: torch.dtype = torch.float32, device: str | None = None, seed: int = 0):

@@ -7,6 +7,11 @@ Two output formats (both read by :func:`memenv.actions.parse_action`):
 * ``"lines"`` (default, for small models): extractor ``- Speaker: fact [D1:2]``; manager ``ADD: text [D1:2]``,
   ``UPDATE m3: text``, ``DELETE m3``, ``NOOP``.
 * ``"json"`` (Memory-R2's format): ``{"facts": [...]}`` and ``{"operations": [...]}``.
+
+The manager may instead answer in the compact format (``action_format="compact"``, :mod:`memenv.compact`): one
+code per fact (``A``, ``U3``, ``R2``, ``D2``, ``N``), the memory text filled from the fact; the extractor keeps its
+format. Two prompt styles: ``"fewshot"`` (the task explained, few-shot exchanges as prior turns) and ``"terse"``
+(a short system prompt, no examples, and a shorter view: no dates or evidence ids on the manager's side).
 """
 
 from __future__ import annotations
@@ -14,10 +19,16 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from memenv.actions import ExtractAction, ManageAction
+from memenv.compact import render_compact
 from memenv.views import ExtractorView, FactView, ManagerView, MemoryView, Turn
 
 OutputFormat = Literal["lines", "json"]
 FORMATS: tuple[str, ...] = ("lines", "json")
+ActionFormat = Literal["line", "compact"]
+ACTION_FORMATS: tuple[str, ...] = ("line", "compact")
+PromptStyle = Literal["fewshot", "terse"]
+PROMPT_STYLES: tuple[str, ...] = ("fewshot", "terse")
 
 _EXTRACTOR_TASK = (
     "You are the fact extractor of a long-term memory system. You read one part of a conversation and write "
@@ -46,10 +57,60 @@ _FORMAT_RULES = {
 }
 
 
-def system_prompt(role: str, fmt: OutputFormat = "lines") -> str:
-    """The system prompt of ``role`` ("extractor" | "manager") for output format ``fmt``."""
+_COMPACT_TASK = (
+    "You are the memory manager of a long-term memory system. You get new facts and the existing memories "
+    "related to them, each with its id. For each new fact, in order, write one code: A to add the fact as a new "
+    "memory; U<k> to update memory m<k> with it (the fact becomes what m<k> states, the old value its history); "
+    "R<k> to delete memory m<k> and add the fact; D<k> to delete memory m<k>; N to do nothing (already remembered "
+    "or not worth keeping). Use only the memory ids shown."
+)
+_COMPACT_RULE = "Answer with the codes only, one per fact, separated by spaces, e.g.: A U3 N"
+_TERSE = {
+    ("extractor", "lines"): (
+        "Fact extractor. List the facts worth remembering (names, places, jobs, plans, preferences, dates), "
+        "one per line: - Speaker: fact [dialogue id]. Skip small talk."
+    ),
+    ("extractor", "json"): (
+        'Fact extractor. List the facts worth remembering (names, places, jobs, plans, preferences, dates) as '
+        'JSON only: {"facts": [{"speaker": ..., "fact": ..., "dia_ids": [...]}]}. Skip small talk.'
+    ),
+    ("manager", "lines"): (
+        "Memory manager. For each new fact write one line: ADD: <memory> | UPDATE <id>: <merged memory> | "
+        "DELETE <id> | NOOP. Use only the memory ids shown."
+    ),
+    ("manager", "json"): (
+        'Memory manager. For each new fact one operation, as JSON only: {"operations": [{"op": "ADD", "content": '
+        '...}, {"op": "UPDATE", "memory_id": ..., "content": ...}, {"op": "DELETE", "memory_id": ...}, '
+        '{"op": "NOOP"}]}. Use only the memory ids shown.'
+    ),
+    ("manager", "compact"): (
+        "Memory manager. One code per new fact, in order: A (add it), U<k> (update memory m<k> with it), R<k> "
+        "(replace m<k> by it), D<k> (delete m<k>), N (nothing). Answer with the codes only, e.g.: A U3 N"
+    ),
+}
+
+
+def _check_options(fmt: str, action_format: str, style: str) -> None:
+    if fmt not in FORMATS or action_format not in ACTION_FORMATS or style not in PROMPT_STYLES:
+        raise ValueError(
+            f"fmt={fmt!r}, action_format={action_format!r}, prompt style={style!r}: choose fmt from {FORMATS}, "
+            f"action_format from {ACTION_FORMATS} and the style from {PROMPT_STYLES}"
+        )
+
+
+def system_prompt(
+    role: str, fmt: OutputFormat = "lines", *, action_format: ActionFormat = "line", style: PromptStyle = "fewshot"
+) -> str:
+    """The system prompt of ``role`` ("extractor" | "manager") for output format ``fmt`` (the manager answers in
+    compact codes instead when ``action_format="compact"``), in prompt ``style``."""
     if (role, fmt) not in _FORMAT_RULES:
         raise ValueError(f"unknown role/format {role!r}/{fmt!r}; roles: extractor, manager; formats: {FORMATS}")
+    _check_options(fmt, action_format, style)
+    compact = role == "manager" and action_format == "compact"
+    if style == "terse":
+        return _TERSE[(role, "compact" if compact else fmt)]
+    if compact:
+        return f"{_COMPACT_TASK}\n\n{_COMPACT_RULE}"
     return f"{_EXTRACTOR_TASK if role == 'extractor' else _MANAGER_TASK}\n\n{_FORMAT_RULES[(role, fmt)]}"
 
 
@@ -59,8 +120,23 @@ def _header(view: ExtractorView | ManagerView) -> str:
     return f"Session {view.session} of {view.num_sessions} (date: {date}). Speakers: {speakers}."
 
 
-def user_message(view: ExtractorView | ManagerView) -> str:
-    """The user turn for one env view (``info["view"]``)."""
+def _terse_user_message(view: ExtractorView | ManagerView) -> str:
+    if isinstance(view, ExtractorView):
+        lines = [f"[{t.dia_id}] {t.speaker}: {t.text}" for t in view.turns]
+        return f"Date: {view.date or 'unknown'}\n" + ("\n".join(lines) or "(no turns)")
+    memories = [f"{m.memory_id}: {m.content}" for m in view.memories]
+    facts = [
+        f"{f.index + 1}. {f.speaker + ': ' if f.speaker else ''}{f.fact} (related: {', '.join(f.related) or 'none'})"
+        for f in view.facts
+    ]
+    return "Memories:\n" + ("\n".join(memories) or "(none)") + "\nNew facts:\n" + ("\n".join(facts) or "(none)")
+
+
+def user_message(view: ExtractorView | ManagerView, style: PromptStyle = "fewshot") -> str:
+    """The user turn for one env view (``info["view"]``); ``style="terse"`` leaves out the session header, the
+    memories' speakers and dates and the facts' evidence ids."""
+    if style == "terse":
+        return _terse_user_message(view)
     if isinstance(view, ExtractorView):
         lines = [f"[{t.dia_id}] {t.speaker}: {t.text}" for t in view.turns]
         return f"{_header(view)}\nConversation:\n" + ("\n".join(lines) or "(no turns)")
@@ -157,6 +233,10 @@ EXAMPLES: dict[str, list[tuple[ExtractorView | ManagerView, list[dict[str, Any]]
 }
 
 
+# The manager examples' answers in compact codes (memenv.compact): both facts new; then UPDATE m1, ADD, NOOP.
+COMPACT_EXAMPLES: tuple[str, ...] = ("A A", "U1 A N")
+
+
 def render_action(role: str, items: list[dict[str, Any]], fmt: OutputFormat = "lines") -> str:
     """Action items written in ``fmt``, as the model should write them (and as ``parse_action`` reads them).
 
@@ -169,7 +249,8 @@ def render_action(role: str, items: list[dict[str, Any]], fmt: OutputFormat = "l
     for item in items:
         evidence = f" [{', '.join(item['dia_ids'])}]" if item.get("dia_ids") else ""
         if role == "extractor":
-            lines.append(f"- {item['speaker']}: {item['fact']}{evidence}")
+            who = f"{item['speaker']}: " if item.get("speaker") else ""
+            lines.append(f"- {who}{item['fact']}{evidence}")
         elif item["op"] == "ADD":
             lines.append(f"ADD: {item['content']}{evidence}")
         elif item["op"] == "UPDATE":
@@ -181,18 +262,51 @@ def render_action(role: str, items: list[dict[str, Any]], fmt: OutputFormat = "l
     return "\n".join(lines)
 
 
-def build_messages(view: ExtractorView | ManagerView, fmt: OutputFormat = "lines", few_shot: bool = True) -> list[dict[str, str]]:
-    """Chat messages for ``view``: system prompt, the role's few-shot exchanges (optional), then the view.
+def build_messages(
+    view: ExtractorView | ManagerView,
+    fmt: OutputFormat = "lines",
+    few_shot: bool = True,
+    *,
+    action_format: ActionFormat = "line",
+    style: PromptStyle = "fewshot",
+) -> list[dict[str, str]]:
+    """Chat messages for ``view``: system prompt, the role's few-shot exchanges (``few_shot`` and the
+    ``"fewshot"`` style only), then the view.
 
     >>> [m["role"] for m in build_messages(EXAMPLES["extractor"][0][0])]
     ['system', 'user', 'assistant', 'user']
+    >>> [m["role"] for m in build_messages(EXAMPLES["manager"][0][0], action_format="compact", style="terse")]
+    ['system', 'user']
     """
     role = view.role
-    messages = [{"role": "system", "content": system_prompt(role, fmt)}]
-    if few_shot:
-        for example_view, items in EXAMPLES[role]:
+    messages = [{"role": "system", "content": system_prompt(role, fmt, action_format=action_format, style=style)}]
+    compact = role == "manager" and action_format == "compact"
+    if few_shot and style == "fewshot":
+        for k, (example_view, items) in enumerate(EXAMPLES[role]):
+            answer = COMPACT_EXAMPLES[k] if compact else render_action(role, items, fmt)
             messages.append({"role": "user", "content": user_message(example_view)})
-            messages.append({"role": "assistant", "content": render_action(role, items, fmt)})
-    messages.append({"role": "user", "content": user_message(view)})
+            messages.append({"role": "assistant", "content": answer})
+    messages.append({"role": "user", "content": user_message(view, style)})
     return messages
 
+
+
+def render_target(
+    view: ExtractorView | ManagerView,
+    action: ExtractAction | ManageAction,
+    fmt: OutputFormat = "lines",
+    action_format: ActionFormat = "line",
+) -> str:
+    """What the agent should write for ``view`` to play ``action`` (e.g. a teacher's, for supervised
+    fine-tuning): compact codes for the manager with ``action_format="compact"`` (``ValueError`` when the action
+    has none), else ``action`` rendered in ``fmt``."""
+    _check_options(fmt, action_format, "fewshot")
+    if view.role == "manager" and action_format == "compact":
+        return render_compact(view, action)
+    if view.role == "extractor":
+        items = [f.model_dump(mode="json") for f in action.facts]
+    else:
+        items = [op.model_dump(mode="json") for op in action.operations]
+    if not items and fmt == "lines":  # nothing to write: the forms of "nothing" that parse
+        return '{"facts": []}' if view.role == "extractor" else "NOOP"
+    return render_action(view.role, items, fmt)

@@ -26,7 +26,10 @@ def make_policy(config: Any) -> Policy:
             similarity_prior=config.feature_similarity_prior,
         )
     from algorithms.policies.llm import LLMPolicy
+    from algorithms.sft import check_warm_start
 
+    if config.init_checkpoint:  # the run records the warm start's hash; a changed warm start is refused
+        config.init_checkpoint_sha256 = check_warm_start(config.init_checkpoint, config.model, config.init_checkpoint_sha256)
     return LLMPolicy(
         model=config.model,
         backend=config.backend,
@@ -35,6 +38,12 @@ def make_policy(config: Any) -> Policy:
         seed=seed,
         batch_size=config.per_device_train_batch_size or 8,
         gradient_checkpointing=config.gradient_checkpointing,
+        action_format=config.action_format,
+        prompt_style=config.prompt_style,
+        dtype=config.llm_dtype,
+        lora_r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        init_checkpoint=config.init_checkpoint,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-GOLD_INFO_KEYS = ("gold", "gold_facts")  # privileged info (docs/environment.md); only a privileged agent sees it
+from agents.base import GOLD_INFO_KEYS  # noqa: F401  (privileged info keys; re-exported)
 
 
 @dataclass

@@ -5,6 +5,11 @@ completion ids and sampling log-probs); the trainer's generator reseeds the agen
 are reproducible. :meth:`LLMPolicy.evaluate` re-scores the records through the backend's one scoring path
 (:meth:`agents.llm.hf.TransformersBackend.score`) with whatever module it is given -- the plain model or its DDP
 wrapper -- so the recomputed log-probs match the recorded ones and gradients flow through DDP's hooks.
+
+Options for CPU training (docs/llm-training.md): ``dtype="bfloat16"`` (base weights in bf16), ``lora_r > 0``
+(a frozen base with fp32 LoRA adapters, :mod:`algorithms.lora`), ``init_checkpoint`` (start from a ``memr2 sft``
+model directory), and the agent's ``action_format`` / ``prompt_style``. With any of the first three the policy
+loads its own copy of the model rather than the process-wide cached one (which other agents may share).
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from typing import Any
 
 import torch
 
-from agents.llm import ActionRecord, make_llm_agent
+from agents.llm import ActionRecord, LLMAgent, make_llm_agent
 from agents.llm.backend import pad_rows
+from agents.llm.hf import TransformersBackend
+from agents.llm.loading import load_model
+from algorithms.lora import add_lora, torch_dtype
 from algorithms.policies.base import Decision, Evaluation
 
 
@@ -38,12 +46,24 @@ class LLMPolicy:
         batch_size: int = 8,
         gradient_checkpointing: bool = True,
         agent: Any = None,
+        action_format: str = "line",
+        prompt_style: str = "fewshot",
+        dtype: str = "float32",
+        lora_r: int = 0,
+        lora_alpha: int | None = None,
+        init_checkpoint: str | None = None,
     ) -> None:
         if backend != "transformers":
             raise ValueError(f"training needs gradients: backend={backend!r} cannot train; use 'transformers'")
-        self.agent = agent or make_llm_agent(model, backend, temperature=temperature, max_new_tokens=max_new_tokens,
-                                             seed=seed, record=True)
+        options = {"temperature": temperature, "max_new_tokens": max_new_tokens, "seed": seed, "record": True,
+                   "action_format": action_format, "prompt_style": prompt_style}
+        if agent is None and (dtype != "float32" or lora_r > 0 or init_checkpoint):
+            source = init_checkpoint or model
+            loaded = load_model(source, dtype=torch_dtype(dtype), seed=seed if source == "tiny" else 0)
+            agent = LLMAgent(TransformersBackend(*loaded), **options)
+        self.agent = agent or make_llm_agent(model, backend, extractor="llm", **options)  # the trainer scripts roles
         self.model: torch.nn.Module = self.agent.backend.model
+        self.adapters = add_lora(self.model, lora_r, lora_alpha) if lora_r > 0 else None
         self.temperature = temperature
         self.batch_size = batch_size
         if gradient_checkpointing:  # active in train mode only: evaluate() trains, act() generates in eval mode
