@@ -260,6 +260,12 @@ class TrainerConfig:
         return cls.from_dict(data)
 
     @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every field's default (a result written before a field existed ran with its default)."""
+        return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(cls)}
+
+    @classmethod
     def help(cls) -> dict[str, str]:
         """Field name -> help string."""
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}

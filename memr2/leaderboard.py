@@ -173,19 +173,11 @@ def _seed_range(seeds: Sequence[int]) -> str:
     return ",".join(map(str, seeds))
 
 
-def _config_defaults() -> dict:
-    """Every TrainerConfig field's default: a result written before a field existed ran with its default."""
-    import dataclasses
-
-    from algorithms.config import TrainerConfig
-
-    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            for f in dataclasses.fields(TrainerConfig)}
-
-
 def _config_key(result: RunResult) -> str:
     """Runs that differ only in their training seed share a key (one row of mean +- CI)."""
-    config = {k: v for k, v in {**_config_defaults(), **(result.config or {})}.items() if k != "seed"}
+    from algorithms.config import TrainerConfig
+
+    config = {k: v for k, v in {**TrainerConfig.defaults(), **(result.config or {})}.items() if k != "seed"}
     return json.dumps([result.env_id, result.estimator, result.agent, config], sort_keys=True, default=str)
 
 

@@ -74,7 +74,13 @@ def _differences(old: Any, new: Any, where: str, rel_tol: float) -> list[str]:
 
 def drift(old: RunResult, new: RunResult, *, rel_tol: float = 0.0) -> list[str]:
     """Every difference between two results of one computation, as ``path: old -> new`` lines (empty: the
-    rerun reproduced it). :data:`RUN_FIELDS` and :data:`TIMING_KEYS` (at any depth) are left out. ``rel_tol`` > 0 lets floats differ by that much."""
+    rerun reproduced it). :data:`RUN_FIELDS` and :data:`TIMING_KEYS` (at any depth) are left out; a training
+    config field that one result lacks counts as its default (it was added since). ``rel_tol`` > 0 lets floats differ by that much."""
     exclude = set(RUN_FIELDS)
-    return _differences(old.model_dump(mode="json", exclude=exclude), new.model_dump(mode="json", exclude=exclude),
-                        "result", rel_tol)
+    before, after = old.model_dump(mode="json", exclude=exclude), new.model_dump(mode="json", exclude=exclude)
+    if before.get("config") is not None and after.get("config") is not None:  # a field added since ran at its default
+        from algorithms.config import TrainerConfig
+
+        defaults = TrainerConfig.defaults()
+        before["config"], after["config"] = {**defaults, **before["config"]}, {**defaults, **after["config"]}
+    return _differences(before, after, "result", rel_tol)
