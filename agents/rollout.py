@@ -33,6 +33,20 @@ class EpisodeResult(EpisodeSummary):
     session_rewards: list[float] = Field(default_factory=list)
 
 
+def episode_outcome(env: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """What an episode left, read from its unwrapped ``env`` and last ``info``: ``score``, ``metrics`` (without the
+    per-question records), ``qa`` (the records), ``session_rewards``, ``compression_penalty``, the bank's ``entries``
+    / ``tokens`` and ``invalid_actions``. The metrics are the env's final ones at termination; for an episode cut
+    short (a ``TimeLimit``) the bank is scored now on every question. The one reader of an episode's end, for
+    :func:`run_episode` and the trainer's rollouts (:mod:`algorithms.rollouts`)."""
+    metrics = info.get("metrics") or env.score("all")
+    penalty = info["compression_penalty"] if "compression_penalty" in info else env.compression_penalty()
+    return {"score": float(metrics["score"]), "metrics": {k: v for k, v in metrics.items() if k != "qa"},
+            "qa": info.get("qa", []), "session_rewards": list(info.get("session_rewards", [])),
+            "compression_penalty": float(penalty), "entries": len(env.bank), "tokens": env.bank.tokens,
+            "invalid_actions": env.invalid_actions}
+
+
 def run_episode(
     env: gym.Env,
     agent: MemoryAgent,
@@ -57,18 +71,13 @@ def run_episode(
         if on_step is not None:
             on_step(info)
     core = env.unwrapped
-    metrics = info.get("metrics") or core.score("all")
+    outcome = episode_outcome(core, info)
+    outcome.pop("compression_penalty")
     return EpisodeResult(
         conversation_id=core.conversation.conversation_id,
         seed=seed,
-        score=metrics["score"],
-        metrics={k: v for k, v in metrics.items() if k != "qa"},
-        qa=info.get("qa", []),
-        session_rewards=info.get("session_rewards", []),
+        **outcome,
         total_reward=total_reward,
-        entries=len(core.bank),
-        tokens=core.bank.tokens,
-        invalid_actions=core.invalid_actions,
         steps=steps,
         wall_time_s=time.perf_counter() - start,
     )

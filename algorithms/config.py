@@ -229,6 +229,13 @@ class TrainerConfig:
         return cls.from_dict(data)
 
     @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Field name -> its dataclass default (a fresh one for a ``default_factory``), without building a config:
+        the CLI's help and the leaderboard's grouping of results written before a field existed both read it."""
+        return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(cls)}
+
+    @classmethod
     def help(cls) -> dict[str, str]:
         """Field name -> help string."""
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}

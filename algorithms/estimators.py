@@ -95,18 +95,17 @@ def global_group(traj: Trajectory, step: Step) -> Hashable:
 
 def grpo_rows(batch: RolloutBatch) -> list[Row]:
     """Every global step, credited with its rollout's terminal score."""
-    return [_row(s, t.score - t.compression_penalty, global_group(t, s), "global") for t, s in global_steps(batch)]
+    return [_row(s, t.reward, global_group(t, s), "global") for t, s in global_steps(batch)]
 
 
 def global_rows(batch: RolloutBatch) -> list[Row]:
     """Every global step, credited with the final-bank score of the questions credited to its session."""
-    return [_row(s, t.session_rewards[s.session - 1] - t.compression_penalty, global_group(t, s), "global")
-            for t, s in global_steps(batch)]
+    return [_row(s, t.session_reward(s.session), global_group(t, s), "global") for t, s in global_steps(batch)]
 
 
 def local_rows(batch: RolloutBatch) -> list[Row]:
     """Every local step, credited with its rerollout's score right after the rerolled session."""
-    return [_row(s, t.score - t.compression_penalty, ("local", g, s.role, s.chunk), "local") for g, t, s in local_steps(batch)]
+    return [_row(s, t.reward, ("local", g, s.role, s.chunk), "local") for g, t, s in local_steps(batch)]
 
 
 def logo_rows(batch: RolloutBatch) -> list[Row]:

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.rollout import episode_outcome
 from algorithms.policies.base import Decision, Policy
 from memenv.actions import ManageAction, UpdateOp, coerce_action
+from memenv.env import penalized_reward
 from memenv.scoring.base import QARecord, summarize
 
 
@@ -54,6 +56,16 @@ class Trajectory:
     tokens: int = 0
     start_state: str | None = None  # JSON EnvState at the start (local rerollouts, when recorded)
     session_states: dict[int, str] = field(default_factory=dict)  # JSON EnvState at each session start (recorded)
+
+    @property
+    def reward(self) -> float:
+        """``score`` minus the compression penalty, as the env pays it (:func:`memenv.env.penalized_reward`): the
+        terminal reward of a global rollout, the session reward of a local rerollout."""
+        return penalized_reward(self.score, self.compression_penalty)
+
+    def session_reward(self, session: int) -> float:
+        """The final-bank score credited to ``session`` (1-based) minus the compression penalty."""
+        return penalized_reward(self.session_rewards[session - 1], self.compression_penalty)
 
 
 @dataclass
@@ -142,11 +154,9 @@ def update_hits(info: dict[str, Any], action: Any) -> tuple[int, int]:
 
 
 def _finish_global(traj: Trajectory, env: Any, info: dict[str, Any]) -> None:
-    traj.metrics = {k: v for k, v in info["metrics"].items() if k != "qa"}
-    traj.score = float(info["metrics"]["score"])
-    traj.compression_penalty = float(info.get("compression_penalty", env.compression_penalty()))
-    traj.session_rewards = list(info["session_rewards"])
-    traj.entries, traj.tokens = len(env.bank), env.bank.tokens
+    outcome = episode_outcome(env, info)
+    traj.metrics, traj.score, traj.session_rewards = outcome["metrics"], outcome["score"], outcome["session_rewards"]
+    traj.compression_penalty, traj.entries, traj.tokens = (outcome[k] for k in ("compression_penalty", "entries", "tokens"))
 
 
 def collect_rollouts(

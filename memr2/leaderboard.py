@@ -175,12 +175,9 @@ def _seed_range(seeds: Sequence[int]) -> str:
 
 def _config_defaults() -> dict:
     """Every TrainerConfig field's default: a result written before a field existed ran with its default."""
-    import dataclasses
-
     from algorithms.config import TrainerConfig
 
-    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            for f in dataclasses.fields(TrainerConfig)}
+    return TrainerConfig.defaults()
 
 
 def _config_key(result: RunResult) -> str:

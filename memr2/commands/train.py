@@ -41,13 +41,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
     hints = typing.get_type_hints(TrainerConfig)
     group = parser.add_argument_group("TrainerConfig fields (flags override --config)")
+    defaults = TrainerConfig.defaults()
     for field in dataclasses.fields(TrainerConfig):
         kind = hints[field.name]
         options = [t for t in typing.get_args(kind) if t is not type(None)]
         if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(options) == 1:  # X | None
             kind = options[0]
-        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        spec: dict[str, Any] = {"dest": field.name, "default": None, "help": f"{field.metadata['help']} (default: {default})"}
+        spec: dict[str, Any] = {"dest": field.name, "default": None,
+                                "help": f"{field.metadata['help']} (default: {defaults[field.name]})"}
         if typing.get_origin(kind) is typing.Literal:
             spec.update(choices=list(typing.get_args(kind)))
         elif kind is bool:
