@@ -99,8 +99,8 @@ class Trainer:
         """
         kwargs = {**self.config.env_kwargs, "max_sessions": horizon, "compression_coef": self.config.compression_coef}
         wants_gold = self.scripted_privileged or (diagnostics and self.config.diagnostics)
-        if wants_gold and self.config.env_id.startswith("MemoryR2/Synthetic"):
-            kwargs = {**privileged_kwargs(self.config.env_id), **kwargs}
+        if wants_gold:  # only where the privilege gives gold_facts (Synthetic), what the diagnostic reads
+            kwargs = {**privileged_kwargs(self.config.env_id, gold_facts=True), **kwargs}
         return lambda: gym.make(self.config.env_id, **kwargs)
 
     def train_seeds(self) -> list[int]:
