@@ -1,4 +1,10 @@
-"""Run an agent through episodes: the one loop shared by ``memr2 play``, ``memr2 eval`` and evaluation in training."""
+"""Run an agent through episodes: the one loop shared by ``memr2 play`` and ``memr2 eval`` (one env, one
+:class:`~agents.base.MemoryAgent`, no torch).
+
+The trainer's batched rollouts (:mod:`algorithms.rollouts`) are a separate loop on purpose (lockstep envs, a
+batched policy with log-probs, env clones for local groups; see its docstring); both read an episode's end through
+:func:`episode_outcome`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""Rollouts: n full-horizon rollouts per conversation, plus local rerollouts of single sessions.
+"""Rollouts for training: n full-horizon rollouts per conversation, plus local rerollouts of single sessions.
+
+Why a second rollout module next to :mod:`agents.rollout`: that one plays one :class:`~agents.base.MemoryAgent`
+through one episode (``agent.act(observation, info) -> action``, no torch), for ``play`` / ``eval``. Training
+needs what an agent does not give: many envs stepped in lockstep by a batched :class:`~algorithms.policies.base.
+Policy` whose decisions carry sampled log-probs, per-step records (:class:`Step`), and env clones for local
+groups. Delegating one to the other would either pull torch into the agents' path or unbatch training; they share
+how an episode's end is read (:func:`agents.rollout.episode_outcome`) and the reward's formula
+(:func:`memenv.env.penalized_reward`).
 
 All envs of a batch are stepped in lockstep, so the policy acts on every active env at once (one batched forward
 for the FeaturePolicy, one batched ``generate`` for an LLM). A local group (LoGo-GRPO) is made by cloning one
@@ -154,9 +162,11 @@ def update_hits(info: dict[str, Any], action: Any) -> tuple[int, int]:
 
 
 def _finish_global(traj: Trajectory, env: Any, info: dict[str, Any]) -> None:
+    """A finished rollout's outcome fields, read from its env and last info (:func:`agents.rollout.episode_outcome`,
+    the reader ``memr2 eval`` uses too)."""
     outcome = episode_outcome(env, info)
-    traj.metrics, traj.score, traj.session_rewards = outcome["metrics"], outcome["score"], outcome["session_rewards"]
-    traj.compression_penalty, traj.entries, traj.tokens = (outcome[k] for k in ("compression_penalty", "entries", "tokens"))
+    for name in ("metrics", "score", "session_rewards", "compression_penalty", "entries", "tokens"):
+        setattr(traj, name, outcome[name])
 
 
 def collect_rollouts(

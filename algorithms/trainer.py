@@ -178,7 +178,7 @@ class Trainer:
         rows = build_rows(batch, self.estimator)
         cfg = self.config
         assign_advantages(rows, scale_rewards=cfg.scale_rewards, std_eps=cfg.std_eps, std_floor=cfg.std_floor,
-                          anchor_weight=cfg.local_advantage_weight)
+                          local_advantage_weight=cfg.local_advantage_weight)
         num_tokens = sum(len(r.old_logp) for r in rows)
         metrics = rollout_metrics(batch, rows, num_tokens, rollout_s)
         metrics.update(self.update(rows))

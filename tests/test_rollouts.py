@@ -90,14 +90,14 @@ def test_logo_sum_anchors_each_source_step_in_its_local_group(batch):
     assert [r.reward for r in rows] == [r.reward for r in logo]
     anchored = [r for r in rows if r.anchor_group is not None]
     assert len(anchored) == len(batch.local_groups) * 2  # extractor + manager step of each rerolled session
-    omega = 0.5
-    advantages = assign_advantages(rows, anchor_weight=omega)
-    # by hand: the global z-score plus omega times the z-score among the m rerollouts and the source
+    weight = 0.5
+    advantages = assign_advantages(rows, local_advantage_weight=weight)
+    # by hand: the global z-score plus weight times the z-score among the m rerollouts and the source
     row = anchored[0]
     members = [r.reward for r in rows if r.group == row.anchor_group] + [row.anchor_reward]
     peers = [r.reward for r in rows if r.group == row.group]
     by_hand = ((row.reward - np.mean(peers)) / (np.std(peers, ddof=1) + 1e-4)
-               + omega * (row.anchor_reward - np.mean(members)) / (np.std(members, ddof=1) + 1e-4))
+               + weight * (row.anchor_reward - np.mean(members)) / (np.std(members, ddof=1) + 1e-4))
     assert advantages[rows.index(row)] == pytest.approx(by_hand)
     plain = [i for i, r in enumerate(rows) if r.kind == "global" and r.anchor_group is None]
     assert np.allclose(advantages[plain], assign_advantages(build_rows(batch, "global"))[plain])
