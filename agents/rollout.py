@@ -1,4 +1,10 @@
-"""Run an agent through episodes: the one loop shared by ``memr2 play``, ``memr2 eval`` and evaluation in training."""
+"""Run an agent through episodes: the one loop shared by ``memr2 play`` and ``memr2 eval`` (one env, one
+:class:`~agents.base.MemoryAgent`, no torch).
+
+The trainer's batched rollouts (:mod:`algorithms.rollouts`) are a separate loop on purpose (lockstep envs, a
+batched policy with log-probs, env clones for local groups; see its docstring); both read an episode's end through
+:func:`episode_outcome`.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +39,20 @@ class EpisodeResult(EpisodeSummary):
     session_rewards: list[float] = Field(default_factory=list)
 
 
+def episode_outcome(env: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """What an episode left, read from its unwrapped ``env`` and last ``info``: ``score``, ``metrics`` (without the
+    per-question records), ``qa`` (the records), ``session_rewards``, ``compression_penalty``, the bank's ``entries``
+    / ``tokens`` and ``invalid_actions``. The metrics are the env's final ones at termination; for an episode cut
+    short (a ``TimeLimit``) the bank is scored now on every question. The one reader of an episode's end, for
+    :func:`run_episode` and the trainer's rollouts (:mod:`algorithms.rollouts`)."""
+    metrics = info.get("metrics") or env.score("all")
+    penalty = info["compression_penalty"] if "compression_penalty" in info else env.compression_penalty()
+    return {"score": float(metrics["score"]), "metrics": {k: v for k, v in metrics.items() if k != "qa"},
+            "qa": info.get("qa", []), "session_rewards": list(info.get("session_rewards", [])),
+            "compression_penalty": float(penalty), "entries": len(env.bank), "tokens": env.bank.tokens,
+            "invalid_actions": env.invalid_actions}
+
+
 def run_episode(
     env: gym.Env,
     agent: MemoryAgent,
@@ -57,18 +77,13 @@ def run_episode(
         if on_step is not None:
             on_step(info)
     core = env.unwrapped
-    metrics = info.get("metrics") or core.score("all")
+    outcome = episode_outcome(core, info)
+    outcome.pop("compression_penalty")
     return EpisodeResult(
         conversation_id=core.conversation.conversation_id,
         seed=seed,
-        score=metrics["score"],
-        metrics={k: v for k, v in metrics.items() if k != "qa"},
-        qa=info.get("qa", []),
-        session_rewards=info.get("session_rewards", []),
+        **outcome,
         total_reward=total_reward,
-        entries=len(core.bank),
-        tokens=core.bank.tokens,
-        invalid_actions=core.invalid_actions,
         steps=steps,
         wall_time_s=time.perf_counter() - start,
     )

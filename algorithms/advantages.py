@@ -72,18 +72,19 @@ def summed_advantages(
     anchor_groups: Sequence[Hashable],
     anchored: Sequence[int],
     *,
-    omega: float = 1.0,
+    local_advantage_weight: float = 1.0,
     **scaling: object,
 ) -> np.ndarray:
-    """GiGPO-style sums (Feng et al. 2025): row ``anchored[k]`` gets its own group advantage plus ``omega`` times
-    the advantage of ``anchor_rewards[k]`` inside ``anchor_groups[k]``; other rows keep their group advantage.
+    """GiGPO-style sums (Feng et al. 2025): row ``anchored[k]`` gets its own group advantage plus
+    ``local_advantage_weight`` (GiGPO's omega; ``TrainerConfig.local_advantage_weight``) times the advantage of
+    ``anchor_rewards[k]`` inside ``anchor_groups[k]``; other rows keep their group advantage.
 
     The anchor entries are extra members of their groups (a source step's session outcome sits in the group of
     the m rerollouts of that session), so they also move those groups' mean and std. ``scaling``: as
     :func:`group_advantages`. Shapes: rewards [N], groups [N], anchor_* [K], anchored [K] (row indices) -> [N].
 
-    >>> summed_advantages([1.0, 0.0, 0.5, 0.0], ["g", "g", "l", "l"], [1.0], ["l"], [0], omega=0.5,
-    ...                   scale_rewards="none").tolist()
+    >>> summed_advantages([1.0, 0.0, 0.5, 0.0], ["g", "g", "l", "l"], [1.0], ["l"], [0],
+    ...                   local_advantage_weight=0.5, scale_rewards="none").tolist()
     [0.75, -0.5, 0.0, -0.5]
     """
     n, anchored = len(rewards), np.asarray(anchored, dtype=np.int64)
@@ -91,7 +92,7 @@ def summed_advantages(
         raise ValueError("anchor_rewards, anchor_groups and anchored must be of equal length")
     both = group_advantages([*rewards, *anchor_rewards], [*groups, *anchor_groups], **scaling)  # [N + K]
     advantages = both[:n].copy()
-    np.add.at(advantages, anchored, omega * both[n:])
+    np.add.at(advantages, anchored, local_advantage_weight * both[n:])
     return advantages
 
 

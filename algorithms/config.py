@@ -64,7 +64,8 @@ class TrainerConfig:
     local_num_generations: int = _f(4, "m: rerollouts of one session from an identical snapshot (logo/local).")
     local_prob: float = _f(0.5, "p: probability that a session gets a local group of m rerollouts (logo/local).")
     local_advantage_weight: float = _f(
-        1.0, "omega of 'logo-sum': weight of a source step's local advantage added to its global advantage."
+        1.0, "GiGPO's omega, for 'logo-sum': weight of a source step's local advantage added to its global "
+        "advantage (the one name in the code too: assign_advantages / summed_advantages take local_advantage_weight)."
     )
     conversations_per_iteration: int = _f(2, "Conversations (training seeds) rolled out per iteration and rank.")
     temperature: float = _f(1.0, "Sampling temperature of rollouts and rerollouts (never greedy in training).")
@@ -88,16 +89,23 @@ class TrainerConfig:
     dual_clip: float | None = _f(None, "Dual-clip constant c > 1 for negative advantages (Ye et al. 2020).")
     beta: float = _f(0.0, "Coefficient of the k3 KL to the frozen reference policy (0 = no reference).")
     entropy_coef: float = _f(0.0, "Coefficient of the entropy bonus.")
-    num_iterations: int = _f(1, "mu: optimisation passes over each batch of rollouts (TRL's num_iterations).")
+    num_iterations: int = _f(
+        1, "mu: optimisation passes (optimizer steps) over each iteration's batch of rollouts (TRL's num_iterations); "
+        "not `iterations`, the number of rollout + update rounds per curriculum stage."
+    )
     per_device_train_batch_size: int | None = _f(
-        None, "Rows per forward/backward pass (gradients accumulate to the full batch); None = all rows at once."
+        None, "Rows per forward/backward micro-batch: the trainer accumulates the micro-batches' gradients to the "
+        "full batch (one optimizer step per pass; None = all rows in one micro-batch); the LLM policy also scores "
+        "at most this many rows per forward pass inside a micro-batch (None = 8). It never changes the gradient, "
+        "only memory and speed (TRL's name; there is one device per process)."
     )
     gradient_checkpointing: bool = _f(True, "LLM policy only: recompute activations in backward to save memory.")
     learning_rate: float = _f(1e-2, "AdamW learning rate (the feature policy default; use ~1e-6 for LLM policies).")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
     max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
     # -- schedule ----------------------------------------------------------------------------------------------
-    iterations: int = _f(40, "Training iterations (rollout + update) per curriculum stage.")
+    iterations: int = _f(40, "Training iterations (rollout + update) per curriculum stage; each update takes "
+                         "num_iterations optimizer steps on the iteration's batch.")
     env_steps_per_stage: int | None = _f(
         None,
         "Environment-step budget per curriculum stage (local rerollouts count): stage k ends once the run's env "
@@ -261,7 +269,8 @@ class TrainerConfig:
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        """Every field's default (a result written before a field existed ran with its default)."""
+        """Field name -> its dataclass default (a fresh one for a ``default_factory``), without building a config:
+        the CLI's help and the leaderboard's grouping of results written before a field existed both read it."""
         return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
                 for f in dataclasses.fields(cls)}
 

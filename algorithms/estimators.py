@@ -6,7 +6,7 @@
 | `global` | every global step                  | final-bank score on questions with evidence in s, - penalty    |
 | `logo`   | global rows + every local step     | global rows: as `global`; local rows: session score, - penalty |
 | `local`  | every local step                   | as `logo`'s local rows                                         |
-| `logo-sum` | as `logo`                        | as `logo`; a source step also gets omega x its local advantage |
+| `logo-sum` | as `logo`                        | as `logo`; a source step also gets w x its local advantage     |
 | `grpo+local` | global rows + every local step   | global rows: as `grpo`; local rows: as `logo`'s                |
 
 `grpo+local` is the ablation between `grpo` and `logo`, which differs from `grpo` twice: it adds local groups
@@ -15,7 +15,8 @@ the session-credited global reward's.
 
 `logo-sum` is GiGPO-style (Feng et al. 2025): the global step that a local group rerolled (same session, same
 rollout) is also a member of that local group, with its own session reward, and its advantage is its global
-advantage plus ``omega`` (``TrainerConfig.local_advantage_weight``) times its advantage in the local group.
+advantage plus ``w`` = ``local_advantage_weight`` (GiGPO's omega; one name in the code and the config) times its
+advantage in the local group.
 
 "penalty" is the compression penalty of the bank the score was taken on; a step's own invalid-action penalty is
 added to its row. Groups: global rows by (conversation, session, role, chunk), so each holds the n rollouts'
@@ -95,18 +96,17 @@ def global_group(traj: Trajectory, step: Step) -> Hashable:
 
 def grpo_rows(batch: RolloutBatch) -> list[Row]:
     """Every global step, credited with its rollout's terminal score."""
-    return [_row(s, t.score - t.compression_penalty, global_group(t, s), "global") for t, s in global_steps(batch)]
+    return [_row(s, t.reward, global_group(t, s), "global") for t, s in global_steps(batch)]
 
 
 def global_rows(batch: RolloutBatch) -> list[Row]:
     """Every global step, credited with the final-bank score of the questions credited to its session."""
-    return [_row(s, t.session_rewards[s.session - 1] - t.compression_penalty, global_group(t, s), "global")
-            for t, s in global_steps(batch)]
+    return [_row(s, t.session_reward(s.session), global_group(t, s), "global") for t, s in global_steps(batch)]
 
 
 def local_rows(batch: RolloutBatch) -> list[Row]:
     """Every local step, credited with its rerollout's score right after the rerolled session."""
-    return [_row(s, t.score - t.compression_penalty, ("local", g, s.role, s.chunk), "local") for g, t, s in local_steps(batch)]
+    return [_row(s, t.reward, ("local", g, s.role, s.chunk), "local") for g, t, s in local_steps(batch)]
 
 
 def logo_rows(batch: RolloutBatch) -> list[Row]:
@@ -180,14 +180,14 @@ def build_rows(batch: RolloutBatch, estimator: str | Estimator) -> list[Row]:
 
 def assign_advantages(
     rows: list[Row], *, scale_rewards: str = "group", std_eps: float = 1e-4, std_floor: float = 0.0,
-    anchor_weight: float = 1.0,
+    local_advantage_weight: float = 1.0,
 ) -> np.ndarray:
     """Z-score rewards inside each row's group (in place on ``rows``); returns the advantages ``[N]``. A row with
-    an ``anchor_group`` also gets ``anchor_weight`` times the z-score of its ``anchor_reward`` there."""
+    an ``anchor_group`` also gets ``local_advantage_weight`` times the z-score of its ``anchor_reward`` there."""
     anchored = [i for i, r in enumerate(rows) if r.anchor_group is not None]
     advantages = summed_advantages(
         [r.reward for r in rows], [r.group for r in rows], [rows[i].anchor_reward for i in anchored],
-        [rows[i].anchor_group for i in anchored], anchored, omega=anchor_weight,
+        [rows[i].anchor_group for i in anchored], anchored, local_advantage_weight=local_advantage_weight,
         scale_rewards=scale_rewards, std_eps=std_eps, std_floor=std_floor,
     )
     for row, advantage in zip(rows, advantages):

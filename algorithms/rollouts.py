@@ -1,4 +1,12 @@
-"""Rollouts: n full-horizon rollouts per conversation, plus local rerollouts of single sessions.
+"""Rollouts for training: n full-horizon rollouts per conversation, plus local rerollouts of single sessions.
+
+Why a second rollout module next to :mod:`agents.rollout`: that one plays one :class:`~agents.base.MemoryAgent`
+through one episode (``agent.act(observation, info) -> action``, no torch), for ``play`` / ``eval``. Training
+needs what an agent does not give: many envs stepped in lockstep by a batched :class:`~algorithms.policies.base.
+Policy` whose decisions carry sampled log-probs, per-step records (:class:`Step`), and env clones for local
+groups. Delegating one to the other would either pull torch into the agents' path or unbatch training; they share
+how an episode's end is read (:func:`agents.rollout.episode_outcome`) and the reward's formula
+(:func:`memenv.env.penalized_reward`).
 
 All envs of a batch are stepped in lockstep, so the policy acts on every active env at once (one batched forward
 for the FeaturePolicy, one batched ``generate`` for an LLM). A local group (LoGo-GRPO) is made by cloning one
@@ -17,8 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.rollout import episode_outcome
 from algorithms.policies.base import Decision, Policy
 from memenv.actions import ManageAction, UpdateOp, coerce_action
+from memenv.env import penalized_reward
 from memenv.scoring.base import QARecord, summarize
 
 
@@ -54,6 +64,16 @@ class Trajectory:
     tokens: int = 0
     start_state: str | None = None  # JSON EnvState at the start (local rerollouts, when recorded)
     session_states: dict[int, str] = field(default_factory=dict)  # JSON EnvState at each session start (recorded)
+
+    @property
+    def reward(self) -> float:
+        """``score`` minus the compression penalty, as the env pays it (:func:`memenv.env.penalized_reward`): the
+        terminal reward of a global rollout, the session reward of a local rerollout."""
+        return penalized_reward(self.score, self.compression_penalty)
+
+    def session_reward(self, session: int) -> float:
+        """The final-bank score credited to ``session`` (1-based) minus the compression penalty."""
+        return penalized_reward(self.session_rewards[session - 1], self.compression_penalty)
 
 
 @dataclass
@@ -142,11 +162,11 @@ def update_hits(info: dict[str, Any], action: Any) -> tuple[int, int]:
 
 
 def _finish_global(traj: Trajectory, env: Any, info: dict[str, Any]) -> None:
-    traj.metrics = {k: v for k, v in info["metrics"].items() if k != "qa"}
-    traj.score = float(info["metrics"]["score"])
-    traj.compression_penalty = float(info.get("compression_penalty", env.compression_penalty()))
-    traj.session_rewards = list(info["session_rewards"])
-    traj.entries, traj.tokens = len(env.bank), env.bank.tokens
+    """A finished rollout's outcome fields, read from its env and last info (:func:`agents.rollout.episode_outcome`,
+    the reader ``memr2 eval`` uses too)."""
+    outcome = episode_outcome(env, info)
+    for name in ("metrics", "score", "session_rewards", "compression_penalty", "entries", "tokens"):
+        setattr(traj, name, outcome[name])
 
 
 def collect_rollouts(

@@ -99,8 +99,8 @@ class Trainer:
         """
         kwargs = {**self.config.env_kwargs, "max_sessions": horizon, "compression_coef": self.config.compression_coef}
         wants_gold = self.scripted_privileged or (diagnostics and self.config.diagnostics)
-        if wants_gold and self.config.env_id.startswith("MemoryR2/Synthetic"):
-            kwargs = {**privileged_kwargs(self.config.env_id), **kwargs}
+        if wants_gold:  # only where the privilege gives gold_facts (Synthetic), what the diagnostic reads
+            kwargs = {**privileged_kwargs(self.config.env_id, gold_facts=True), **kwargs}
         return lambda: gym.make(self.config.env_id, **kwargs)
 
     def train_seeds(self) -> list[int]:
@@ -178,7 +178,7 @@ class Trainer:
         rows = build_rows(batch, self.estimator)
         cfg = self.config
         assign_advantages(rows, scale_rewards=cfg.scale_rewards, std_eps=cfg.std_eps, std_floor=cfg.std_floor,
-                          anchor_weight=cfg.local_advantage_weight)
+                          local_advantage_weight=cfg.local_advantage_weight)
         num_tokens = sum(len(r.old_logp) for r in rows)
         metrics = rollout_metrics(batch, rows, num_tokens, rollout_s)
         metrics.update(self.update(rows))

@@ -30,6 +30,13 @@ SessionCredit = Literal["latest", "evidence"]
 MAX_OBS_CHARS = 1 << 22
 
 
+def penalized_reward(score: float, compression_penalty: float) -> float:
+    """The reward of a QA score taken on a bank: the score minus that bank's compression penalty. The one place the
+    penalty is subtracted: the env's session and terminal rewards and the trainer's rows (via
+    :class:`algorithms.rollouts.Trajectory`) all call it."""
+    return score - compression_penalty
+
+
 def split_chunks(turns: tuple[Turn, ...], num_chunks: int) -> list[tuple[Turn, ...]]:
     """``turns`` cut into ``num_chunks`` contiguous, near-equal parts (some may be empty for short sessions)."""
     bounds = np.linspace(0, len(turns), num_chunks + 1).round().astype(int)
@@ -319,7 +326,7 @@ class MemoryEnv(gym.Env):
         penalty = self.compression_penalty()
         info = {"qa": [r.model_dump() for r in records], "metrics": final,
                 "session_rewards": self._session_rewards(records), "compression_penalty": penalty}
-        return final["score"] - penalty, info
+        return penalized_reward(final["score"], penalty), info
 
     def _session_rewards(self, records: list[QARecord]) -> list[float]:
         """Final-bank score of the questions credited to each session (Memory-R2's "persession" attribution):
@@ -338,7 +345,7 @@ class MemoryEnv(gym.Env):
     def session_reward(self) -> float:
         """The local reward: the score on the questions answerable so far minus the compression penalty (what
         ``reward_mode="session"`` pays at a session end)."""
-        return self.score("seen")["score"] - self.compression_penalty()
+        return penalized_reward(self.score("seen")["score"], self.compression_penalty())
 
     def score(self, questions: Literal["seen", "all"] = "seen") -> dict[str, Any]:
         """Score the current bank without stepping: ``summarize`` output plus ``qa`` (the records).

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import gymnasium as gym
 
 ENVS = {
@@ -20,18 +23,42 @@ ENVS = {
 }
 
 
-# The env argument that opts an env into privileged information (gold actions / observations) for oracle agents.
-PRIVILEGED_FLAGS = {
-    "MemoryR2/Synthetic-v0": "privileged",
-    "MemoryR2/Synthetic-v1": "privileged",
-    "MemoryR2/LoCoMo-v0": "observation_gold",
+@dataclass(frozen=True)
+class Privilege:
+    """How an env id opts into privileged information for oracle agents: the keyword argument that turns it on
+    (set to ``True``) and whether it then also gives ``info["gold_facts"]`` (the generator's facts: what the
+    restricted oracle plays from and the trainer's UPDATE-hit diagnostic reads), not only ``info["gold"]``."""
+
+    kwarg: str
+    gold_facts: bool
+
+
+# Per env id, the one place saying which kwarg makes it privileged. LoCoMo-v0 is published and frozen: it keeps
+# its ``observation_gold`` name (its gold is LoCoMo's annotated observations); the Synthetic envs use ``privileged``.
+PRIVILEGES = {
+    "MemoryR2/Synthetic-v0": Privilege("privileged", gold_facts=True),
+    "MemoryR2/Synthetic-v1": Privilege("privileged", gold_facts=True),
+    "MemoryR2/LoCoMo-v0": Privilege("observation_gold", gold_facts=False),
 }
 
 
-def privileged_kwargs(env_id: str) -> dict[str, bool]:
-    """The env kwargs that give an oracle agent its privileged information on ``env_id`` (empty if unknown)."""
-    flag = PRIVILEGED_FLAGS.get(env_id)
-    return {flag: True} if flag else {}
+def privileged_kwargs(env_id: str, *, gold_facts: bool = False) -> dict[str, bool]:
+    """The env kwargs that give an oracle agent its privileged information on ``env_id``; empty for an env id not
+    in :data:`PRIVILEGES`, and with ``gold_facts=True`` also for one whose privilege gives no ``gold_facts``."""
+    privilege = PRIVILEGES.get(env_id)
+    return {privilege.kwarg: True} if privilege and (privilege.gold_facts or not gold_facts) else {}
+
+
+def is_privileged_env(env_id: str, env_kwargs: dict[str, Any]) -> bool:
+    """Whether ``env_kwargs`` make ``env_id`` privileged: its own kwarg (:data:`PRIVILEGES`) set to ``True``; for
+    an env id not listed there (a user's env), any of the listed kwarg names set to ``True``.
+
+    >>> is_privileged_env("MemoryR2/LoCoMo-v0", {"observation_gold": True}), is_privileged_env("x", {"privileged": 1})
+    (True, False)
+    """
+    privilege = PRIVILEGES.get(env_id)
+    names = {privilege.kwarg} if privilege else {p.kwarg for p in PRIVILEGES.values()}
+    return any(env_kwargs.get(name) is True for name in names)
 
 
 def register_envs() -> None:

@@ -101,7 +101,7 @@ def is_privileged(result: RunResult) -> bool:
     """Whether the run could read privileged information (gold actions or observations): the file says so, or its
     env kwargs or agent do (:func:`memr2.results.is_privileged`; older result files predate the ``privileged``
     field, and a file's ``false`` never hides an oracle)."""
-    return bool(result.privileged) or privileged_run(result.agent, result.env_kwargs)
+    return bool(result.privileged) or privileged_run(result.agent, result.env_id, result.env_kwargs)
 
 
 def commit_label(commit: str | None) -> str:

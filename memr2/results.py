@@ -200,7 +200,6 @@ def read_probe(path: str | os.PathLike[str]) -> JudgeProbe:
 
 
 VERSIONED_PACKAGES = ("memory-r2", "gymnasium", "pettingzoo", "pydantic", "numpy", "torch", "transformers", "vllm")
-PRIVILEGED_ENV_KWARGS = ("observation_gold", "privileged")
 PRIVILEGED_AGENTS = ("oracle", "restricted-oracle")
 CHECKSUM_KEY = "record_sha256"
 
@@ -216,14 +215,18 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def is_privileged(agent: str, env_kwargs: dict[str, Any]) -> bool:
-    """Whether a run could read privileged information: an env built with ``observation_gold=True`` or
-    ``privileged=True``, or a built-in agent that needs gold (``oracle``, ``restricted-oracle``).
+def is_privileged(agent: str, env_id: str, env_kwargs: dict[str, Any]) -> bool:
+    """Whether a run could read privileged information: an env built with the kwarg that makes it privileged
+    (:func:`memenv.registration.is_privileged_env`: ``observation_gold=True`` on LoCoMo-v0, ``privileged=True`` on
+    Synthetic), or a built-in agent that needs gold (``oracle``, ``restricted-oracle``).
 
-    >>> is_privileged("store-all", {"observation_gold": True}), is_privileged("mem0-like", {})
+    >>> locomo = "MemoryR2/LoCoMo-v0"
+    >>> is_privileged("store-all", locomo, {"observation_gold": True}), is_privileged("mem0-like", locomo, {})
     (True, False)
     """
-    return agent in PRIVILEGED_AGENTS or any(env_kwargs.get(key) is True for key in PRIVILEGED_ENV_KWARGS)
+    from memenv.registration import is_privileged_env
+
+    return agent in PRIVILEGED_AGENTS or is_privileged_env(env_id, env_kwargs)
 
 
 def slug(text: str) -> str:
@@ -367,6 +370,6 @@ def validate_result(data: dict[str, Any]) -> RunResult:
     problems = range_problems(result)
     if problems:
         raise ValueError("; ".join(problems))
-    if not result.privileged and is_privileged(result.agent, result.env_kwargs):
+    if not result.privileged and is_privileged(result.agent, result.env_id, result.env_kwargs):
         result = result.model_copy(update={"privileged": True})
     return result

@@ -78,3 +78,13 @@ def test_training_defaults_to_synthetic_v1():
     help_text = train.format_help()
     assert "Synthetic-v1" in help_text and "restricted-oracle" in build_parser()._subparsers._group_actions[0].choices[
         "eval"].format_help()
+
+
+def test_defaults_without_building_a_config():
+    """``TrainerConfig.defaults()`` (the one reader of the dataclass defaults: CLI help, leaderboard grouping) is
+    what a default config holds, but for the fields ``__post_init__`` resolves; factories give fresh objects."""
+    defaults, built = TrainerConfig.defaults(), TrainerConfig().to_dict()
+    assert defaults.keys() == built.keys()
+    assert {k for k in defaults if defaults[k] != built[k]} == {"epsilon_high"} and defaults["epsilon_high"] is None
+    defaults["curriculum"].append(64)
+    assert TrainerConfig.defaults()["curriculum"] == [8, 16, 32]

@@ -151,3 +151,18 @@ def test_memenv_import_path_stays_free_of_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_privilege_is_said_once_per_env_id():
+    """memenv.registration.PRIVILEGES says which kwarg makes each env id privileged (LoCoMo-v0 keeps its published
+    ``observation_gold``) and whether that gives ``gold_facts``: eval, play, results and the trainer all read it."""
+    from memenv.registration import PRIVILEGES, is_privileged_env, privileged_kwargs
+
+    assert set(PRIVILEGES) == set(ENVS)
+    assert privileged_kwargs("MemoryR2/LoCoMo-v0") == {"observation_gold": True}
+    assert privileged_kwargs("MemoryR2/LoCoMo-v0", gold_facts=True) == {}  # the trainer's diagnostic needs facts
+    assert privileged_kwargs("my.pkg:Env") == {}
+    kwargs = privileged_kwargs("MemoryR2/Synthetic-v1", gold_facts=True)
+    assert kwargs == {"privileged": True} and is_privileged_env("MemoryR2/Synthetic-v1", kwargs)
+    _, info = gym.make("MemoryR2/Synthetic-v1", **kwargs).reset(seed=0)
+    assert "gold_facts" in info and "gold" in info

@@ -69,12 +69,18 @@ def test_a_protocol_pinned_to_a_data_file_refuses_another(tmp_path, capsys, monk
 
 
 @pytest.mark.parametrize(
-    ("agent", "env_kwargs", "privileged"),
-    [("oracle", {}, True), ("store-all", {"observation_gold": True}, True), ("store-all", {"privileged": True}, True),
-     ("store-all", {"observation_gold": False}, False), ("mem0-like", {}, False)],
+    ("agent", "env_id", "env_kwargs", "privileged"),
+    [("oracle", "MemoryR2/LoCoMo-v0", {}, True),
+     ("store-all", "MemoryR2/LoCoMo-v0", {"observation_gold": True}, True),
+     ("store-all", "MemoryR2/Synthetic-v1", {"privileged": True}, True),
+     ("store-all", "MemoryR2/LoCoMo-v0", {"observation_gold": False}, False),
+     ("store-all", "MemoryR2/LoCoMo-v0", {"privileged": True}, False),  # not LoCoMo's privileging kwarg
+     ("store-all", "MemoryR2/Synthetic-v1", {"observation_gold": True}, False),
+     ("store-all", "my.pkg:Env", {"observation_gold": True}, True),  # an unlisted env: either name counts
+     ("mem0-like", "MemoryR2/LoCoMo-v0", {}, False)],
 )
-def test_privileged_runs_are_flagged(agent, env_kwargs, privileged):
-    assert is_privileged(agent, env_kwargs) is privileged
+def test_privileged_runs_are_flagged(agent, env_id, env_kwargs, privileged):
+    assert is_privileged(agent, env_id, env_kwargs) is privileged
 
 
 def test_save_trajectories_writes_every_step_with_raw_and_parsed_actions_and_errors(tmp_path):

@@ -74,7 +74,7 @@ def in_action_set(view, action) -> bool:
 def test_reference_is_not_privileged_and_runs_on_an_unprivileged_env(tmp_path):
     agent = make_agent("reference")
     assert isinstance(agent, ReferenceAgent) and agent.privileged is False
-    assert not is_privileged("reference", {})
+    assert not is_privileged("reference", "MemoryR2/LoCoMo-v0", {})
     assert main(["eval", "--env", "MemoryR2/Synthetic-v1", "--max-sessions", "4", "--agent", "reference",
                  "--episodes", "2", "--output-dir", str(tmp_path), "--no-progress"]) == 0
     (path,) = tmp_path.glob("*.json")

@@ -90,14 +90,14 @@ def test_logo_sum_anchors_each_source_step_in_its_local_group(batch):
     assert [r.reward for r in rows] == [r.reward for r in logo]
     anchored = [r for r in rows if r.anchor_group is not None]
     assert len(anchored) == len(batch.local_groups) * 2  # extractor + manager step of each rerolled session
-    omega = 0.5
-    advantages = assign_advantages(rows, anchor_weight=omega)
-    # by hand: the global z-score plus omega times the z-score among the m rerollouts and the source
+    weight = 0.5
+    advantages = assign_advantages(rows, local_advantage_weight=weight)
+    # by hand: the global z-score plus weight times the z-score among the m rerollouts and the source
     row = anchored[0]
     members = [r.reward for r in rows if r.group == row.anchor_group] + [row.anchor_reward]
     peers = [r.reward for r in rows if r.group == row.group]
     by_hand = ((row.reward - np.mean(peers)) / (np.std(peers, ddof=1) + 1e-4)
-               + omega * (row.anchor_reward - np.mean(members)) / (np.std(members, ddof=1) + 1e-4))
+               + weight * (row.anchor_reward - np.mean(members)) / (np.std(members, ddof=1) + 1e-4))
     assert advantages[rows.index(row)] == pytest.approx(by_hand)
     plain = [i for i, r in enumerate(rows) if r.kind == "global" and r.anchor_group is None]
     assert np.allclose(advantages[plain], assign_advantages(build_rows(batch, "global"))[plain])
@@ -120,3 +120,48 @@ def test_greedy_evaluation_is_deterministic():
     one = evaluate_policy(make_env, [11, 12], policy, torch.Generator())
     two = evaluate_policy(make_env, [11, 12], policy, torch.Generator().manual_seed(99))
     assert one == two and one["env_steps"] == 2 * 6
+
+
+def test_trajectory_rewards_are_the_envs_own(batch):
+    """The trainer does not subtract the compression penalty itself: a rollout's reward is what the env paid at
+    its last step (less that step's invalid-action penalty), a rerollout's what its env pays as session reward."""
+    for traj in batch.trajectories:
+        last = traj.steps[-1]
+        assert traj.reward == pytest.approx(last.reward - last.penalty, abs=1e-12)
+        assert [traj.session_reward(s) for s in (1, 2, 3)] == pytest.approx(
+            [r - traj.compression_penalty for r in traj.session_rewards])
+    group = batch.local_groups[0]
+    source = next(t for t in batch.trajectories
+                  if t.conversation == group.conversation and t.rollout == group.source_rollout)
+    env = make_env().unwrapped  # replay the source rollout's bank to its session end: its env's session reward
+    from memenv.state import EnvState
+    env.reset(seed=source.seed)
+    env.set_state(EnvState.model_validate_json(source.session_states[group.session + 1]))
+    assert group.source_reward == pytest.approx(env.session_reward(), abs=1e-12)
+
+
+def test_episode_outcome_is_one_reader_for_eval_and_training():
+    """``run_episode`` (eval) and the trainer's rollouts read an episode's end through ``episode_outcome``: on the
+    same seed and actions they report the same score, session rewards, bank and penalty; a truncated episode is
+    scored on the bank it left."""
+    from agents.rollout import episode_outcome, run_episode
+    from algorithms.rollouts import Trajectory, _finish_global
+
+    class Adder:
+        def act(self, observation, info):
+            return "- Alice likes tea" if info["role"] == "extractor" else "ADD: Alice likes tea " + "and long walks " * 60
+
+    result = run_episode(make_env(), Adder(), seed=3)
+    env = make_env().unwrapped
+    _, info = env.reset(seed=3)
+    while not info.get("metrics"):
+        _, _, _, _, info = env.step(Adder().act(None, info))
+    traj = Trajectory(conversation=0, rollout=0, seed=3)
+    _finish_global(traj, env, info)
+    assert (traj.score, traj.session_rewards, traj.entries, traj.tokens) == (
+        result.score, result.session_rewards, result.entries, result.tokens)
+    assert traj.compression_penalty == env.compression_penalty() > 0
+    cut = gym.make("MemoryR2/Synthetic-v0", max_sessions=3, max_episode_steps=2)
+    short = run_episode(cut, Adder(), seed=3)
+    assert short.steps == 2 and short.entries == 1
+    assert short.score == episode_outcome(cut.unwrapped, {})["score"] == cut.unwrapped.score("all")["score"]

@@ -1,6 +1,7 @@
 """One module per ``memr2`` sub-command; each defines ``register(subparsers)``.
 
-This module holds what ``play`` and ``eval`` share: the environment and agent flags, turning them into keyword
+This module holds what ``play`` and ``eval`` share (and ``train`` in part: ``--scorer`` / ``--scorer-kwargs``
+through :func:`add_scorer_flags`): the environment and agent flags, turning them into keyword
 arguments, and building the env and the agent with one-line errors for the usual mistakes (a wrong env id, an
 argument the env or agent does not take, ``--model`` on an agent without a model). ``memr2.cli.main`` prints a
 ``ValueError`` or ``FileNotFoundError`` as ``memr2 <command>: error: <message>`` and exits with status 2.
@@ -133,28 +134,50 @@ def add_env_agent_flags(
     parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
     parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm | openai)")
     parser.add_argument("--agent-kwargs", default=None, help="JSON object of extra agent factory arguments")
+    add_scorer_flags(parser)
+    parser.add_argument("--max-sessions", type=int, default=None, help="cap on sessions per episode (env default)")
+    parser.add_argument("--chunks-per-session", type=int, default=None, help="chunks per session (env default)")
+    parser.add_argument("--compression-coef", type=float, default=None,
+                        help="weight of the compression penalty in the env's rewards (env default: 0.3)")
+    parser.add_argument("--env-kwargs", default=None, help="JSON object of extra environment arguments")
+    add_trust_flag(parser)
+
+
+def add_scorer_flags(parser: argparse.ArgumentParser) -> None:
+    """``--scorer`` / ``--scorer-kwargs``: the same two flags on ``play``, ``eval`` and ``train``."""
     parser.add_argument(
         "--scorer", default=None, help="recall | rule | llm | pkg.mod:Class (default: the env's own, e.g. recall "
         "for LoCoMo, rule for Synthetic)"
     )
     parser.add_argument("--scorer-kwargs", default=None, help="JSON object of scorer arguments, e.g. '{\"top_k\": 5}'")
-    parser.add_argument("--max-sessions", type=int, default=None, help="cap on sessions per episode (env default)")
-    parser.add_argument("--chunks-per-session", type=int, default=None, help="chunks per session (env default)")
-    parser.add_argument("--env-kwargs", default=None, help="JSON object of extra environment arguments")
-    add_trust_flag(parser)
 
 
-def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The environment arguments the flags ask for (only those set, so env defaults stay visible as defaults)."""
+def scorer_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The env arguments ``--scorer`` / ``--scorer-kwargs`` ask for (only those given)."""
     kwargs: dict[str, Any] = {"scorer": args.scorer} if args.scorer else {}
     scorer_kwargs = json_object(args.scorer_kwargs, "--scorer-kwargs")
     if scorer_kwargs:
         kwargs["scorer_kwargs"] = scorer_kwargs
-    for name in ("max_sessions", "chunks_per_session"):
+    return kwargs
+
+
+def merge_env_kwargs(flags: dict[str, Any], env_kwargs: dict[str, Any], where: str = "--env-kwargs") -> dict[str, Any]:
+    """``env_kwargs`` plus the env arguments given as flags; a key given both ways with different values is an
+    error (neither silently wins)."""
+    clash = sorted(k for k in flags if k in env_kwargs and env_kwargs[k] != flags[k])
+    if clash:
+        given = ", ".join(f"--{k.replace('_', '-')} {flags[k]!r} vs {env_kwargs[k]!r}" for k in clash)
+        raise ValueError(f"{where} also sets {clash} ({given}); give each once, as a flag or in {where}")
+    return {**env_kwargs, **flags}
+
+
+def env_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The environment arguments the flags ask for (only those set, so env defaults stay visible as defaults)."""
+    kwargs = scorer_kwargs_from(args)
+    for name in ("max_sessions", "chunks_per_session", "compression_coef"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
-    kwargs.update(json_object(args.env_kwargs, "--env-kwargs"))
-    return kwargs
+    return merge_env_kwargs(kwargs, json_object(args.env_kwargs, "--env-kwargs"))
 
 
 def agent_kwargs_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -250,7 +250,7 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> t
         version=__version__,
         **origin,
         protocol=protocol.name if protocol else None,
-        privileged=is_privileged(args.agent, env_kwargs),
+        privileged=is_privileged(args.agent, args.env, env_kwargs),
         display_name=args.display_name,
         episodes=episodes,
         records=records,

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from memr2 import __version__
-from memr2.commands import add_trust_flag, command_line, json_object
+from memr2.commands import (
+    add_scorer_flags, add_trust_flag, command_line, json_object, merge_env_kwargs, scorer_kwargs_from,
+)
 from memr2.results import CurvePoint, Metrics, MemoryStats, RunResult, slug, write_result
 from memr2.run_dir import claim_run_dir
 from memr2.runtime import limit_threads, provenance
@@ -41,13 +43,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
     hints = typing.get_type_hints(TrainerConfig)
     group = parser.add_argument_group("TrainerConfig fields (flags override --config)")
+    defaults = TrainerConfig.defaults()
     for field in dataclasses.fields(TrainerConfig):
         kind = hints[field.name]
         options = [t for t in typing.get_args(kind) if t is not type(None)]
         if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(options) == 1:  # X | None
             kind = options[0]
-        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        spec: dict[str, Any] = {"dest": field.name, "default": None, "help": f"{field.metadata['help']} (default: {default})"}
+        spec: dict[str, Any] = {"dest": field.name, "default": None,
+                                "help": f"{field.metadata['help']} (default: {defaults[field.name]})"}
         if typing.get_origin(kind) is typing.Literal:
             spec.update(choices=list(typing.get_args(kind)))
         elif kind is bool:
@@ -76,6 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run-name", default="", help="result file stem (default: the run directory's name)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_trust_flag(parser)
+    env_flags = parser.add_argument_group("env flags shared with play / eval (merged into env_kwargs)")
+    add_scorer_flags(env_flags)
+    env_flags.add_argument("--max-sessions", type=int, default=None, metavar="N",
+                           help="train at one horizon of N sessions: the same as --curriculum N (give one of them)")
     add_config_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -86,15 +93,24 @@ def resolve_config(args: argparse.Namespace) -> Any:
 
     from algorithms.config import TrainerConfig
 
+    if getattr(args, "max_sessions", None) is not None:
+        if args.curriculum is not None:
+            raise ValueError("--max-sessions N is --curriculum N (one horizon of N sessions); give one of them")
+        args.curriculum = [args.max_sessions]
     overrides: dict[str, Any] = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainerConfig)}
     if args.resume:
         saved = Path(args.resume) / "config.json"
         if not saved.is_file():
             raise FileNotFoundError(f"--resume {args.resume}: no config.json there (is it a memr2 train run directory?)")
-        return TrainerConfig.from_file(saved, **overrides)
-    if args.config:
-        return TrainerConfig.from_file(args.config, **overrides)
-    return TrainerConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
+        config = TrainerConfig.from_file(saved, **overrides)
+    elif args.config:
+        config = TrainerConfig.from_file(args.config, **overrides)
+    else:
+        config = TrainerConfig.from_dict({k: v for k, v in overrides.items() if v is not None})
+    scorer = scorer_kwargs_from(args) if hasattr(args, "scorer") else {}
+    if not scorer:
+        return config
+    return dataclasses.replace(config, env_kwargs=merge_env_kwargs(scorer, config.env_kwargs, "env_kwargs"))
 
 
 def build_result(
