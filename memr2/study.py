@@ -70,8 +70,10 @@ class StudyConfig(BaseModel):
         default_factory=list,
         description="a learning-rate sweep: every training cell runs once per rate (cell names get __lr<rate>) and "
         "the report shows validation scores per estimator and rate (tuning is on validation seeds only)")
-    learning_rate: dict[str, float] = Field(
-        default_factory=dict, description="per-estimator learning rate chosen by a sweep (default: the trainer config's)")
+    learning_rate: dict[str, float | dict[int, float]] = Field(
+        default_factory=dict,
+        description="the rates a sweep chose: per estimator one rate, or one per horizon ({8: 0.01, 32: 0.003}); "
+        "an estimator or horizon not listed trains at the trainer config's rate")
 
     @field_validator("env_steps")
     @classmethod
@@ -88,6 +90,11 @@ class StudyConfig(BaseModel):
         if horizon not in self.env_steps:
             raise ValueError(f"env_steps has no budget for horizon {horizon}: give one per horizon, e.g. {{{horizon}: 24000}}")
         return self.env_steps[horizon]
+
+    def chosen_rate(self, estimator: str, horizon: int) -> float | None:
+        """The learning rate ``learning_rate`` gives ``estimator`` at ``horizon`` (None: the trainer config's)."""
+        rate = self.learning_rate.get(estimator)
+        return rate.get(horizon) if isinstance(rate, dict) else rate
 
     def budget_text(self) -> str:
         """The budget in words, e.g. ``12,000 environment steps`` or ``24,000 / 40,000 environment steps at 8 / 32 sessions``."""
@@ -231,7 +238,7 @@ def plan(study: StudyConfig) -> list[Cell]:
     for seed in study.seeds:  # seed-major: a study stopped early still has whole seeds
         for (estimator, curriculum, budget), rate in itertools.product(runs, rates):
             name = train_cell_name(study, curriculum, estimator, seed, rate)
-            rate = rate if rate is not None else study.learning_rate.get(estimator)
+            rate = rate if rate is not None else study.chosen_rate(estimator, curriculum[-1])
             cells.append(Cell(name, [
                 "train", "--config", study.trainer_config, "--estimator", estimator, "--seed", str(seed),
                 "--curriculum", *map(str, curriculum), "--env-steps-per-stage", str(budget),

@@ -162,9 +162,11 @@ def test_a_learning_rate_sweep_plans_each_rate_and_reports_validation_only(tmp_p
         StudyConfig.from_file(write_study(tmp_path, learning_rates=[0.01], learning_rate={"grpo": 0.01}))
     with pytest.raises(ValueError, match="does not train"):
         StudyConfig.from_file(write_study(tmp_path, learning_rate={"logo-typo": 0.01}))
-    chosen = StudyConfig.from_file(write_study(tmp_path, learning_rate={"grpo": 0.003}))
-    argv = next(c.argv for c in plan(chosen) if c.name == "tiny__h2__grpo__seed0")
-    assert argv[argv.index("--learning-rate") + 1] == "0.003"
+    chosen = StudyConfig.from_file(write_study(tmp_path, learning_rate={"grpo": 0.003, "logo-sum": {2: 0.03}}))
+    argv = {c.name: c.argv for c in plan(chosen)}
+    assert argv["tiny__h2__grpo__seed0"][argv["tiny__h2__grpo__seed0"].index("--learning-rate") + 1] == "0.003"
+    assert argv["tiny__h2__logo-sum__seed0"][argv["tiny__h2__logo-sum__seed0"].index("--learning-rate") + 1] == "0.03"
+    assert "--learning-rate" not in argv["tiny__h1-2__logo__seed0"]  # not listed: the trainer config's rate
 
 
 def test_the_floor_table_says_whether_trained_policies_beat_the_scripted_agent(tmp_path):
