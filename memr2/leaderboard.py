@@ -62,13 +62,13 @@ def cell(text: object) -> Markup:
 
 
 def code_cell(name: str) -> Markup:
-    """``name`` as a code span when it is a plain identifier or spec (letters, digits, ``_ . : / -``), else as
+    """``name`` as a code span when it is a plain identifier or spec (letters, digits, ``_ . : / + -``), else as
     escaped text (a code span cannot escape its own backticks).
 
     >>> code_cell("logo-sum"), code_cell("a`b")
     ('`logo-sum`', 'a\\\\`b')
     """
-    return Markup(f"`{name}`") if re.fullmatch(r"[\w.:/-]+", name) else cell(name)
+    return Markup(f"`{name}`") if re.fullmatch(r"[\w.:/+-]+", name) else cell(name)
 
 
 def table_row(cells: Sequence[str]) -> str:
