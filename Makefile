@@ -51,12 +51,14 @@ bench: install
 # llama-cpp-python ships no prebuilt CPU wheel for this platform: it builds from source once (about 15 min on
 # 2 cores, at the lowest CPU priority) and the wheel is cached in .whl/ (gitignored), so later installs take seconds.
 LLAMA_CPP_VERSION ?= 0.3.36
+# A native build (-march=native, AVX512 kernels) segfaults here on any prompt longer than one token; AVX2 does not.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 WHEEL_DIR ?= .whl
-LLAMA_WHEEL_STAMP := $(WHEEL_DIR)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
+LLAMA_WHEEL_STAMP := $(WHEEL_DIR)/.llama-cpp-python-$(LLAMA_CPP_VERSION)-avx2
 
 $(LLAMA_WHEEL_STAMP): | $(BIN)/memr2
 	mkdir -p $(WHEEL_DIR)
-	CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 19 $(BIN)/pip wheel --no-deps -w $(WHEEL_DIR) \
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 19 $(BIN)/pip wheel --no-deps -w $(WHEEL_DIR) \
 		"llama-cpp-python==$(LLAMA_CPP_VERSION)"
 	touch $@
 
