@@ -115,7 +115,7 @@ def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path)
     assert steps_to_reach(result, 0.95) is None
 
 
-@pytest.mark.parametrize("name", ["study-synthetic-v1.yaml", "study-demo.yaml"])
+@pytest.mark.parametrize("name", ["study-synthetic-v1.yaml", "study-demo.yaml", "study-v2-pilot.yaml", "study-v2-sweep.yaml"])
 def test_committed_study_configs_load_and_plan(name, tmp_path, monkeypatch):
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(tmp_path)  # the trainer config is read from the study YAML's folder, whatever the cwd
@@ -123,7 +123,8 @@ def test_committed_study_configs_load_and_plan(name, tmp_path, monkeypatch):
     cells = plan(study)
     assert len({c.name for c in cells}) == len(cells)  # one result file per cell
     trained = [c for c in cells if c.kind == "train"]
-    assert len(trained) == (len(study.estimators) * len(study.horizons) + len(study.curricula)) * len(study.seeds)
+    rates = max(len(study.learning_rates), 1)
+    assert len(trained) == (len(study.estimators) * len(study.horizons) * rates + len(study.curricula)) * len(study.seeds)
 
 
 def test_an_estimator_given_as_a_file_spec_gets_a_file_safe_cell_name(tmp_path):
