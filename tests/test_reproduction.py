@@ -26,6 +26,7 @@ def test_the_committed_training_cell_reproduces_from_its_recorded_command(tmp_pa
     assert committed.kind == "train" and committed.dirty is False and committed.torch_threads == 1
     assert committed.command.startswith("memr2 train ")
     monkeypatch.chdir(ROOT)  # the command names its config relative to the repository
+    monkeypatch.setenv("MEMR2_EMBEDDING_STORE", str(tmp_path / "store"))  # a fresh machine's empty store
     assert main(rerun_argv(committed.command, tmp_path)) == 0
     rerun = read_result(tmp_path / "rerun.json")
     same_cpu = all(committed.platform.get(k) == platform_info().get(k) for k in ("machine", "torch_cpu_capability"))
