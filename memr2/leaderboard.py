@@ -206,13 +206,15 @@ def _judge_key(model: str) -> tuple[str, str]:
 
 
 def leniency_cell(probes: Sequence[JudgeProbe], model: str, sha256: str) -> str:
-    """``vague / specific / injected`` fooled counts of the probe of this judge and rubric text, or "-"."""
+    """``gold / vague / specific / injected`` counts of CORRECT verdicts in the probe of this judge and rubric
+    text (gold: accepted, the control; the others: fooled), or "-". A judge that accepts no gold answer is not
+    fooled either, so both are shown."""
     for probe in probes:
         if _judge_key(probe.judge) != _judge_key(model):
             continue
         row = next((r for r in probe.rubrics.values() if r.prompt_sha256 == sha256), None)
         if row is not None:
-            kinds = (row.vague, row.specific, row.injected)
+            kinds = (row.gold, row.vague, row.specific, row.injected)
             return " / ".join("-" if k is None else f"{k.correct}/{k.tried}" for k in kinds)
     return "-"
 
@@ -225,7 +227,7 @@ def judge_table(results: Sequence[RunResult], probes: Sequence[JudgeProbe] = ())
         return None
     categories = sorted({c for r in judged for j in r.metrics.judge.rubrics.values() for c in j.per_category})
     header = ["agent", "judge model", "rubric", "prompt sha256", "J", *categories, "agree with F1>=0.5",
-              "fooled: vague / specific / injected", "commit"]
+              "probe: gold accepted / fooled by vague / specific / injected", "commit"]
     lines = table_header([*header[:5], *map(cell, categories), *header[5 + len(categories):]])
     for r in sorted(judged, key=lambda r: r.run_name):
         for name, j in r.metrics.judge.rubrics.items():
@@ -312,9 +314,9 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None, 
     evals = [r for r in results if r.kind == "eval"]
     parts = []
     judge_note = ("J is the fraction of answers the judge labels CORRECT under each rubric (see "
-                  "memenv/scoring/judging.py); cells are J (questions). \"fooled\": how many wrong answers of each "
-                  "kind the same judge model accepted under the same rubric text in `benchmarks/judge_probe.py` "
-                  "(leaderboards/judges/); \"-\" where it was not probed.")
+                  "memenv/scoring/judging.py); cells are J (questions). \"probe\": in `benchmarks/judge_probe.py` "
+                  "(leaderboards/judges/), how many gold answers the same judge model accepted under the same "
+                  "rubric text, and how many wrong answers of each kind fooled it; \"-\" where it was not probed.")
     for name in sorted({r.protocol for r in evals if r.protocol}):
         subset = [r for r in evals if r.protocol == name]
         parts.append(f"{_protocol_heading(name)} {note}\n\n{eval_table(subset)}{gold_notes(subset)}")

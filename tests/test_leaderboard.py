@@ -78,6 +78,7 @@ def test_committed_leaderboard_regenerates_byte_for_byte(tmp_path, monkeypatch):
 
     repo = Path(__file__).resolve().parents[1]
     shutil.copytree(repo / "leaderboards" / "results", tmp_path / "leaderboards" / "results")
+    shutil.copytree(repo / "leaderboards" / "judges", tmp_path / "leaderboards" / "judges")  # probes beside J
     shutil.copytree(repo / "configs", tmp_path / "configs")  # the study config and the trainer config it names
     generated = ("README.md", "leaderboards/README.md", "memenv/envs/synthetic.py", "leaderboards/study.md")
     stale = {"leaderboards/README.md": lambda text: "stale, to be regenerated\n" + text.split(START)[0],
@@ -177,7 +178,7 @@ def test_a_judges_leniency_from_its_probe_shows_beside_its_j(tmp_path):
         "instruction": [0, 4]}}}
     (tmp_path / "smol.json").write_text(json.dumps(probe))
     row = judge_table([run], load_probes(tmp_path)).splitlines()[-1]
-    assert "| 3/4 / 1/4 / 0/4 |" in row  # the same model on another port is the same judge
+    assert "| 4/4 / 3/4 / 1/4 / 0/4 |" in row  # the same model on another port is the same judge
     assert "| - |" in judge_table([run], []).splitlines()[-1]
     probe["rubrics"]["mem0-v2"]["vague"] = [5, 4]  # more CORRECT than tried: refused, naming the file
     (tmp_path / "smol.json").write_text(json.dumps(probe))
