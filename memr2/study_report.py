@@ -340,6 +340,8 @@ def plot_study(study: StudyConfig, results: dict[str, RunResult], folder: str | 
     for ax, name in ((score_ax, "test score"), (return_ax, "test return (score - penalties)")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(study.horizons, [str(h) for h in study.horizons])
+        ax.minorticks_off()
+        ax.set_xlim(min(study.horizons) / 1.4, max(study.horizons) * 1.4)  # one horizon too: points stay by their tick
         ax.set_xlabel("sessions (horizon)")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
