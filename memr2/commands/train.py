@@ -1,8 +1,8 @@
 """``memr2 train``: train a memory policy with GRPO, global-only or LoGo-GRPO and write a result JSON.
 
-Example (FeaturePolicy, LoGo-GRPO, 8-session Synthetic-v0, a few CPU minutes)::
+Example (FeaturePolicy, LoGo-GRPO, 8-session Synthetic-v1, a few CPU minutes)::
 
-    memr2 train --env MemoryR2/Synthetic-v0 --estimator logo --policy feature --curriculum 8 --iterations 30
+    memr2 train --env MemoryR2/Synthetic-v1 --estimator logo --policy feature --curriculum 8 --iterations 30
 
 Defaults come from :class:`algorithms.config.TrainerConfig` (or ``--config FILE``); flags override them. The
 output directory holds ``config.json``, ``metrics.jsonl`` (one line per iteration), ``checkpoints/`` and the
