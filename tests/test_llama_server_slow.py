@@ -99,5 +99,8 @@ def test_eval_with_llama_cpp_as_agent_answerer_and_judge(llama_server, tmp_path,
     assert set(rubrics) == {"mem0-v2", "strict-v2"} and all(r["count"] == 4 for r in rubrics.values())
     assert all(r["model"].startswith(f"smollm2@{llama_server}") for r in rubrics.values())
     usage = result["usage"]
-    assert usage["agent"]["requests"] == 3 and usage["answerer"]["requests"] == 4 and usage["judge"]["requests"] == 8
+    # 4 answers x 2 rubrics, plus the J ceiling: each scored question whose gold errata audit-v1 corrects, x 2 rubrics
+    corrected = result["ceiling"]["metrics"]["J mem0-v2"]["overall"]["changed"]
+    assert usage["agent"]["requests"] == 3 and usage["answerer"]["requests"] == 4
+    assert usage["judge"]["requests"] == 8 + 2 * corrected
     assert all(u["prompt_tokens"] > 0 and u["completion_tokens"] > 0 for u in usage.values())
