@@ -18,7 +18,7 @@ from memr2.results import RunResult
 
 #: Top-level fields that differ between two runs of one computation (when, how long, where, on what).
 RUN_FIELDS = ("created_at", "wall_time_s", "run_name", "command", "commit", "dirty", "versions", "platform",
-              "record_sha256")
+              "torch_threads", "record_sha256")
 #: Flags about the original run's files (name -> number of values), replaced or dropped in a rerun.
 RUN_FILE_FLAGS = {"--output-dir": 1, "--results-dir": 1, "--resume": 1, "--save-trajectories": 1, "--run-name": 1,
                   "--overwrite": 0}
@@ -74,10 +74,13 @@ def _differences(old: Any, new: Any, where: str, rel_tol: float) -> list[str]:
 
 def drift(old: RunResult, new: RunResult, *, rel_tol: float = 0.0) -> list[str]:
     """Every difference between two results of one computation, as ``path: old -> new`` lines (empty: the
-    rerun reproduced it). :data:`RUN_FIELDS` and :data:`TIMING_KEYS` (at any depth) are left out; a training
-    config field that one result lacks counts as its default (it was added since). ``rel_tol`` > 0 lets floats differ by that much."""
+    rerun reproduced it). :data:`RUN_FIELDS` and :data:`TIMING_KEYS` (at any depth) are left out; a top-level
+    field the old result lacks (None: written before the field existed) is not compared, and a training config
+    field that it lacks counts as its default. ``rel_tol`` > 0 lets floats differ by that much."""
     exclude = set(RUN_FIELDS)
     before, after = old.model_dump(mode="json", exclude=exclude), new.model_dump(mode="json", exclude=exclude)
+    for name in [k for k, v in before.items() if v is None and after.get(k) is not None]:
+        del before[name], after[name]  # a field the old result lacks: it was written before the field existed
     if before.get("config") is not None and after.get("config") is not None:  # a field added since ran at its default
         from algorithms.config import TrainerConfig
 

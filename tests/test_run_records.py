@@ -146,3 +146,14 @@ def test_provenance_is_taken_when_the_run_starts(tmp_path, monkeypatch):
     assert main([*TRAIN, "--output-dir", str(tmp_path), "--run-name", "r"]) == 0
     result = read_result(tmp_path / "r.json")
     assert (result.commit, result.dirty) == ("a" * 40, False)
+
+
+def test_drift_skips_fields_an_older_result_lacks_but_not_changed_ones(tmp_path):
+    argv = ["eval", "--env", "MemoryR2/Synthetic-v1", "--agent", "store-all", "--max-sessions", "2", "--episodes", "1",
+            "--output-dir", str(tmp_path), "--run-name", "r", "--no-progress"]
+    assert main(argv) == 0
+    new = read_result(tmp_path / "r.json")
+    older = new.model_copy(update={"torch_threads": None, "ceiling": None})  # written before those fields existed
+    assert drift(older, new.model_copy(update={"ceiling": {"metrics": {}}})) == []
+    changed = new.model_copy(update={"invalid_actions": new.invalid_actions + 1})
+    assert drift(older, changed) != []
