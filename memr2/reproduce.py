@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from memr2.results import RunResult
+from memr2.results import RunResult, read_result
 
 #: Top-level fields that differ between two runs of one computation (when, how long, where, on what).
 RUN_FIELDS = ("created_at", "wall_time_s", "run_name", "command", "commit", "dirty", "versions", "platform",
@@ -87,3 +89,33 @@ def drift(old: RunResult, new: RunResult, *, rel_tol: float = 0.0) -> list[str]:
         defaults = TrainerConfig.defaults()
         before["config"], after["config"] = {**defaults, **before["config"]}, {**defaults, **after["config"]}
     return _differences(before, after, "result", rel_tol)
+
+
+def rerun(argv: list[str], output_dir: str | Path) -> RunResult:
+    """Run ``memr2 ARGV`` (from :func:`rerun_argv`, writing into ``output_dir``) in a subprocess and return the new
+    result; its output goes to ``<output_dir>.log``. A training rerun replaces an earlier one there. A failed rerun
+    is a ``ValueError`` naming its log."""
+    output_dir = Path(output_dir)
+    log = output_dir.with_name(f"{output_dir.name}.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8") as handle:
+        status = subprocess.run([sys.executable, "-m", "memr2", *argv, *(["--overwrite"] if argv[0] == "train" else [])],
+                                stdout=handle, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        raise ValueError(f"the rerun failed (exit {status}): see {log}")
+    return read_result(output_dir / "rerun.json")
+
+
+def print_report(report: dict[str, list[str]], what: str) -> int:
+    """Print each rerun's name as "reproduced" or "DRIFT" with (up to 20 of) its differences, then a summary line
+    counting ``what`` (e.g. "cell(s)"); return how many drifted."""
+    for name, problems in report.items():
+        print(f"{'reproduced' if not problems else 'DRIFT'} {name}")
+        for line in problems[:20]:
+            print(f"    {line}")
+        if len(problems) > 20:
+            print(f"    ... and {len(problems) - 20} more differences")
+    drifted = sum(bool(p) for p in report.values())
+    print(f"{len(report)} {what} rerun, {len(report) - drifted} reproduced, {drifted} drifted")
+    return drifted
+

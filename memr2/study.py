@@ -321,24 +321,18 @@ def verify_cells(study: StudyConfig, count: int, only: str | None = None, rel_to
     ``<runs_dir>/verify/`` and return each cell's drift from its committed result (:func:`memr2.reproduce.drift`; an empty
     list: reproduced). A cell is rerun from the study's plan, not from the command its file records (a result
     file is untrusted input and runs nothing); a recorded command that differs from the plan is drift too."""
-    from memr2.reproduce import drift, rerun_argv
+    from memr2.reproduce import drift, rerun, rerun_argv
 
     cells = [c for c in plan(study) if c.kind == "train" and is_done(study, c) and (only is None or only in c.name)]
     scratch = Path(study.runs_dir) / "verify"
     report = {}
     for cell in cells[:count]:
         old = read_result(Path(study.results_dir) / f"{cell.name}.json")
-        planned = rerun_argv(shlex.join(["memr2", *cell.argv]), Path(scratch) / cell.name)
-        recorded = rerun_argv(old.command, Path(scratch) / cell.name) if old.command else None
+        planned = rerun_argv(shlex.join(["memr2", *cell.argv]), scratch / cell.name)
+        recorded = rerun_argv(old.command, scratch / cell.name) if old.command else None
         problems = [] if recorded == planned else [f"recorded command {old.command!r} is not the plan's"]
-        log = Path(scratch) / f"{cell.name}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "w", encoding="utf-8") as handle:
-            status = subprocess.run([sys.executable, "-m", "memr2", *planned, "--overwrite"], stdout=handle,
-                                    stderr=subprocess.STDOUT).returncode
-        if status != 0:
-            report[cell.name] = problems + [f"the rerun failed (exit {status}): see {log}"]
-            continue
-        new = read_result(Path(scratch) / cell.name / "rerun.json")
-        report[cell.name] = problems + drift(old, new, rel_tol=rel_tol)
+        try:
+            report[cell.name] = problems + drift(old, rerun(planned, scratch / cell.name), rel_tol=rel_tol)
+        except ValueError as exc:  # the rerun failed: say so, and verify the other cells
+            report[cell.name] = problems + [str(exc)]
     return report

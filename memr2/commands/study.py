@@ -73,20 +73,15 @@ def run(args: argparse.Namespace) -> int:
 
 def verify(study, args: argparse.Namespace) -> int:
     """``--verify N``: rerun N finished cells and print, per cell, "reproduced" or each field that drifted."""
+    from memr2.reproduce import print_report
     from memr2.study import verify_cells
 
     if args.verify < 1:
         raise ValueError(f"--verify {args.verify}: give at least 1 cell")
     report = verify_cells(study, args.verify, only=args.only)
-    for name, problems in report.items():
-        print(f"{'reproduced' if not problems else 'DRIFT'} {name}")
-        for line in problems[:20]:
-            print(f"    {line}")
-        if len(problems) > 20:
-            print(f"    ... and {len(problems) - 20} more differences")
-    drifted = sum(bool(p) for p in report.values())
-    print(f"{len(report)} cell(s) rerun, {len(report) - drifted} reproduced, {drifted} drifted"
-          + ("" if report else " (no finished training cell matched)"))
+    drifted = print_report(report, "cell(s)")
+    if not report:
+        print("no finished training cell matched")
     return 1 if drifted or not report else 0
 
 

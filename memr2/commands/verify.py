@@ -24,27 +24,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import subprocess
-    import sys
     from pathlib import Path
 
-    from memr2.reproduce import drift, rerun_argv
+    from memr2.reproduce import drift, print_report, rerun, rerun_argv
     from memr2.results import read_result
 
-    drifted = 0
+    report = {}
     for path in args.results:
         old = read_result(path)
         if not old.command:
             raise ValueError(f"{path} records no command: it cannot be rerun")
         scratch = Path(args.scratch) / Path(path).stem
-        argv = rerun_argv(old.command, scratch)
-        if argv[0] == "train":
-            argv.append("--overwrite")
-        done = subprocess.run([sys.executable, "-m", "memr2", *argv], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ValueError(f"{path}: the rerun failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
-        problems = drift(old, read_result(scratch / "rerun.json"))
-        drifted += bool(problems)
-        print(f"{'reproduced' if not problems else 'DRIFT'} {path}" + "".join(f"\n    {p}" for p in problems[:20]))
-    print(f"{len(args.results)} file(s) rerun, {len(args.results) - drifted} reproduced, {drifted} drifted")
-    return 1 if drifted else 0
+        try:
+            report[path] = drift(old, rerun(rerun_argv(old.command, scratch), scratch))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    return 1 if print_report(report, "file(s)") else 0
