@@ -1,6 +1,6 @@
 """The credit-assignment study: a grid of ``memr2 train`` runs, run in parallel and resumable, then aggregated.
 
-A study is a YAML file (``configs/study-synthetic-v1.yaml``) read into :class:`StudyConfig`. :func:`plan` turns it
+A study is a YAML file (``configs/study-v2.yaml``) read into :class:`StudyConfig`. :func:`plan` turns it
 into cells: every estimator x horizon x training seed at one environment-step budget (local rerollouts count),
 curriculum cells that spend the same budget split over growing horizons, and reference agents (restricted oracle,
 store-all) on the validation and test seeds of every horizon. :func:`run_study` runs the cells as ``memr2``
