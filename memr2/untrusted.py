@@ -113,8 +113,11 @@ class AgentProcess:
 
     def exited(self) -> str:
         """Why the process is gone: its exit status and the end of its stderr."""
+        try:  # its stdout closed: it is exiting (or closed stdout and lives on, then the status is None)
+            status = self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            status = None
         self._stderr_thread.join(timeout=0.5)
-        status = self.process.poll()
         tail = self.stderr_tail()
         return f"the agent process exited (status {status})" + (f"; its stderr ends: {tail}" if tail else "")
 
