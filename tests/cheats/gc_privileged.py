@@ -26,7 +26,7 @@ class GcPrivileged:
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> Any:
         if not self.flipped:
             for obj in gc.get_objects():
-                if isinstance(obj, MemoryEnv):
+                if issubclass(type(obj), MemoryEnv):  # type(): no __class__ lookup on odd objects
                     for flag in ("privileged", "observation_gold"):
                         if hasattr(obj, flag):
                             setattr(obj, flag, True)
