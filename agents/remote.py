@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("agent", help="a registered agent name, pkg.mod:factory or path/to/file.py:factory")
     parser.add_argument("--agent-kwargs", default="{}", help="JSON object of agent factory arguments")
     args = parser.parse_args(argv)
-    agent = make_agent(args.agent, **json.loads(args.agent_kwargs))
+    kwargs = json.loads(args.agent_kwargs)
+    if not isinstance(kwargs, dict):
+        parser.error(f"--agent-kwargs must be a JSON object, got {args.agent_kwargs!r}")
+    agent = make_agent(args.agent, **kwargs)
     if getattr(agent, "privileged", False):
         parser.error(f"{args.agent} needs gold (privileged), which never crosses the wire")
     return serve(agent)

@@ -64,7 +64,7 @@ def parse_command(command: str) -> list[str]:
     program = shutil.which(argv[0])
     if program is None:
         raise ValueError(f"--untrusted-agent: program {argv[0]!r} not found (give a path or a program on PATH)")
-    return [program, *argv[1:]]
+    return [os.path.abspath(program), *argv[1:]]  # the agent starts in another folder
 
 
 def child_environment(home: str, extra: dict[str, str] | None = None) -> dict[str, str]:
