@@ -235,8 +235,8 @@ class RemoteAgent:
 
     def __init__(self, argv: list[str], *, step_timeout: float = DEFAULT_STEP_TIMEOUT,
                  max_failures: int = DEFAULT_MAX_FAILURES, extra_env: dict[str, str] | None = None) -> None:
-        if not step_timeout > 0:
-            raise ValueError(f"--agent-step-timeout must be > 0 seconds, got {step_timeout}")
+        if not 0 < step_timeout < 1e6:  # NaN and infinity too: select() needs a finite timeout
+            raise ValueError(f"--agent-step-timeout must be a number of seconds in (0, 1e6), got {step_timeout}")
         if max_failures < 1:
             raise ValueError(f"--agent-max-failures must be >= 1, got {max_failures}")
         self.step_timeout, self.max_failures = step_timeout, max_failures

@@ -197,6 +197,8 @@ def test_bad_flags_are_one_line_errors(tmp_path, capsys):
         ("--agent", "store-all", "--seed-secret-file", str(tmp_path / "secret")): "add --protocol",
         ("--agent", "store-all", "--seed-secret-file", str(tmp_path / "short")): "at least 16 bytes, it has 10",
         ("--agent", "store-all", "--seed-secret-file", str(tmp_path / "none")): "cannot read it",
+        ("--untrusted-agent", "python", "--agent-step-timeout", "inf"): "--agent-step-timeout must be a number",
+        ("--untrusted-agent", "python", "--agent-max-failures", "0"): "--agent-max-failures must be >= 1",
     }
     for flags, message in cases.items():
         assert main(["eval", *SMALL, *flags, *out]) == 2
