@@ -8,8 +8,8 @@ all of memory-r2's code. The embedded-QA cheat needs only the standard library; 
 that cannot import memory-r2 (``python -S``, as in a container image without it) and once with one that can, which
 shows what the process boundary alone does not hide (docs/reliability.md).
 
-    python benchmarks/untrusted_cheats.py --quick     # one protocol per cheat (~30 s)
-    python benchmarks/untrusted_cheats.py             # also synthetic-v1-32 and the cheats' other protocols
+    python benchmarks/untrusted_cheats.py --quick     # one protocol per cheat (~15 s)
+    python benchmarks/untrusted_cheats.py             # also synthetic-v1-32 and the cheats' other protocols  (~25 s)
 """
 
 from __future__ import annotations
