@@ -72,7 +72,7 @@ def to_action(output: Any, role: str) -> MemoryAction:
     if isinstance(output, dict):
         try:
             return MemoryAction(action={"role": role, **output})
-        except ValueError:
+        except ValueError:  # pydantic's ValidationError
             return MemoryAction(text=json.dumps(output))
     raise ValueError(f"an agent returned {type(output).__name__}; expected text, an action object or a dict")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from engines import require
 
@@ -40,7 +41,10 @@ class MemoryAction(Action):
     @model_validator(mode="after")
     def _one_of(self) -> "MemoryAction":
         if (self.text is None) == (self.action is None):
-            raise ValueError("give exactly one of 'text' (the agent's output) or 'action' (a structured action)")
+            # PydanticCustomError, not ValueError: OpenEnv sends ``errors()`` as JSON, and a ValueError in them cannot
+            # be serialised (the WebSocket session would close instead of answering the error)
+            raise PydanticCustomError("one_of", "give exactly one of 'text' (the agent's output) or 'action' (a "
+                                      "structured action)")
         return self
 
     def payload(self) -> str | ExtractAction | ManageAction:

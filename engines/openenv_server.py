@@ -117,7 +117,8 @@ class MemoryEnvironment(Environment[MemoryAction, MemoryObservation, MemoryState
         super().__init__()
         self.env_id, self.env_kwargs, self.registry = env_id, dict(env_kwargs), registry
         self.privileged = is_privileged_env(env_id, self.env_kwargs)
-        self._env = make_env(env_id, self.env_kwargs)
+        self._fresh = lambda: make_env(env_id, self.env_kwargs)
+        self._env = self._fresh()
         self._lock = threading.RLock()
         self._episode_id: str | None = None
         self._seed: int | None = None
@@ -144,7 +145,8 @@ class MemoryEnvironment(Environment[MemoryAction, MemoryObservation, MemoryState
             if "fork_id" in starts:
                 env = self.registry.restore(kwargs["fork_id"])
             elif "state" in starts:
-                env = fork(self._env)  # restored on a fork: a bad state leaves this session as it was
+                env = self._fresh()  # restored on a new env: a bad state leaves this session as it was
+                env.reset(seed=0)  # the wrappers' reset (order enforcing); set_state then replaces the episode
                 env.unwrapped.set_state(kwargs["state"])
             else:
                 env = self._env
