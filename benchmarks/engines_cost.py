@@ -44,17 +44,17 @@ def have(module: str) -> bool:
 
 
 def openenv_cost(episodes: int, sessions: int = 8) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_openenv import serve
-
     from engines.openenv_client import MemoryEnvClient, fork_session, play
+    from engines.openenv_server import build_app
+    from engines.serving import serve_in_thread
 
     start = time.perf_counter()
     local = [run_episode(gym.make("MemoryR2/Synthetic-v1", max_sessions=sessions), StoreAll(), seed=s)
              for s in range(episodes)]
     in_process = time.perf_counter() - start
     steps = sum(e.steps for e in local)
-    with serve({"max_sessions": sessions}) as url, MemoryEnvClient(base_url=url).sync() as env:
+    app = build_app("MemoryR2/Synthetic-v1", {"max_sessions": sessions})
+    with serve_in_thread(app) as url, MemoryEnvClient(base_url=url).sync() as env:
         start = time.perf_counter()
         scores = []
         for seed in range(episodes):
@@ -113,11 +113,13 @@ def trl_cost(steps: int) -> None:
 
 
 def verifiers_cost() -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_verifiers_env import endpoint
+    from engines.agent_endpoint import build_app
+    from engines.serving import serve_in_thread
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "BENCH_KEY": "unused"}
-    with tempfile.TemporaryDirectory() as out, endpoint("store-all") as (url, app):
+    app = build_app("store-all")
+    with tempfile.TemporaryDirectory() as out, serve_in_thread(app) as base:
+        url = f"{base}/v1"
         start = time.perf_counter()
         subprocess.run([str(Path(sys.executable).parent / "vf-eval"), "memory-r2", "--env.taskset.max-sessions", "2",
                         "--env.taskset.episodes", "2", "--env.taskset.view-format", "json", "-m", "store-all",

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import threading
-import time
 
 import pytest
 
 pytest.importorskip("openenv.core", reason="the openenv extra is not installed: pip install -e '.[openenv]'")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
 import gymnasium as gym  # noqa: E402
@@ -25,6 +22,7 @@ from agents.rollout import run_episode  # noqa: E402
 from engines.openenv_client import MemoryEnvClient, fork_session, full_state, play  # noqa: E402
 from engines.openenv_models import MemoryAction  # noqa: E402
 from engines.openenv_server import build_app, main  # noqa: E402
+from engines.serving import serve_in_thread  # noqa: E402
 
 ENV = "MemoryR2/Synthetic-v1"
 KWARGS = {"max_sessions": 3}
@@ -33,22 +31,8 @@ KWARGS = {"max_sessions": 3}
 @contextlib.contextmanager
 def serve(env_kwargs: dict | None = None, env_id: str = ENV):
     """The server on a free loopback port, in a thread, for the block's duration."""
-    app = build_app(env_id, KWARGS if env_kwargs is None else env_kwargs)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve_in_thread(build_app(env_id, KWARGS if env_kwargs is None else env_kwargs)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("verifiers.v1", reason="the verifiers extra is not installed: pip install -e '.[verifiers]'")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
 import gymnasium as gym  # noqa: E402
@@ -30,6 +27,7 @@ import memenv  # noqa: E402,F401
 from agents.baselines import StoreAll  # noqa: E402
 from agents.reference import ReferenceAgent  # noqa: E402
 from engines.agent_endpoint import build_app  # noqa: E402
+from engines.serving import serve_in_thread  # noqa: E402
 from engines.verifiers_env import MemoryTaskset, MemoryTasksetConfig, plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,23 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @contextlib.contextmanager
 def endpoint(agent: str):
-    """The agent endpoint on a free loopback port, in a thread."""
+    """The agent endpoint on a free loopback port, in a thread: ``(base url, app)``."""
     app = build_app(agent)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the endpoint did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/v1", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve_in_thread(app) as url:
+        yield f"{url}/v1", app
 
 
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
