@@ -10,7 +10,9 @@
 
 Usage::
 
-    python benchmarks/engines_cost.py [--episodes 10] [--steps 3] [--verifiers]
+    python benchmarks/engines_cost.py [--episodes 10] [--steps 3] [--verifiers] [--quick]
+
+``--quick`` is a smoke run (2 episodes, 1 step, no verifiers; seconds).
 
 Each route needs its extra; a route whose extra is missing is skipped with a line saying so.
 """
@@ -141,7 +143,10 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--verifiers", action="store_true", help="also time vf-eval (launches harness programs)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 episodes, 1 step, no verifiers")
     args = parser.parse_args()
+    if args.quick:
+        args.episodes, args.steps, args.verifiers = 2, 1, False
     limit_threads(1)
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     for name, module, run in (("openenv", "openenv.core", lambda: openenv_cost(args.episodes)),

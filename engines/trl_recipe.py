@@ -69,7 +69,7 @@ class RecipeConfig:
             raise ValueError("seeds must name at least one training conversation")
 
 
-class Turn:
+class ChatTurns:
     """The chat template's pieces for one model: the first prompt, and the tokens inserted between answers."""
 
     def __init__(self, tokenizer: Any) -> None:
@@ -136,7 +136,7 @@ class MemoryRollout:
     prompt is the first manager turn (the rollout finds the conversation's seed from it)."""
 
     def __init__(self, config: RecipeConfig, tokenizer: Any) -> None:
-        self.config, self.turn = config, Turn(tokenizer)
+        self.config, self.turn = config, ChatTurns(tokenizer)
         self._rng = np.random.default_rng(config.seed)
         self._seed_of: dict[str, int] = {}
         self.current_views: list[Any] = []  # the views of the rows being generated (read by tests and debuggers)

@@ -42,7 +42,7 @@ from memenv.compact import parse_compact  # noqa: E402
 from memenv.views import ExtractorView, view_text  # noqa: E402
 from memenv.wrappers import fork  # noqa: E402
 
-__all__ = ["MemoryTaskset", "MemoryEnv"]
+__all__ = ["MemoryTaskset", "MemoryR2Env"]
 
 _OUTCOME: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("memenv_outcome")
 
@@ -140,7 +140,7 @@ class MemoryEnvConfig(vf.EnvConfig):
     player: vf.AgentConfig = vf.AgentConfig(harness={"id": "null"}, runtime={"type": "subprocess"})
 
 
-class MemoryEnv(vf.Env[MemoryEnvConfig]):
+class MemoryR2Env(vf.Env[MemoryEnvConfig]):
     """One episode per task; each LLM step one interaction of the ``player`` agent."""
 
     def _prompt(self, config: MemoryTasksetConfig, view: Any) -> tuple[str, str]:

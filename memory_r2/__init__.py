@@ -3,6 +3,6 @@ taskset id to a top-level module name, ``memory-r2`` -> ``memory_r2``; a dotted 
 ``engines.verifiers_env`` is not accepted). Only a re-export: the code is :mod:`engines.verifiers_env`
 (docs/engines.md). Importing it needs the ``verifiers`` extra."""
 
-from engines.verifiers_env import MemoryEnv, MemoryTaskset
+from engines.verifiers_env import MemoryR2Env, MemoryTaskset
 
-__all__ = ["MemoryTaskset", "MemoryEnv"]
+__all__ = ["MemoryTaskset", "MemoryR2Env"]
