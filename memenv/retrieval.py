@@ -36,19 +36,34 @@ def _term_gains(bank: MemoryBank, term: str, k1: float, b: float) -> dict[str, f
     }
 
 
-def _query_terms(query: str | Iterable[str]) -> set[str]:
-    return set(terms(query) if isinstance(query, str) else query)
+def _query_terms(query: str | Iterable[str]) -> list[str]:
+    """The distinct terms of ``query``, sorted (an order that does not depend on the process, unlike a ``set``'s,
+    which follows the string hash seed, ``PYTHONHASHSEED``, random per process)."""
+    return sorted(set(terms(query) if isinstance(query, str) else query))
 
 
 def _sum_gains(gains: list[dict[str, float]]) -> dict[str, float]:
-    """Sum of per-term gains; copies the largest dict (C speed) and adds the smaller ones onto it."""
+    """Each entry's score: the correctly rounded sum of its term gains (:func:`math.fsum`), so it depends on the
+    gains alone, not on the order the terms come in. A plain ``+`` in term order rounds differently for different
+    orders: two entries with equal scores could then differ in the last bit and rank either way, so which one a
+    manager step shows first or a scorer reads changed with the order. Copies the largest dict (C speed) and
+    collects only the other terms' gains per entry."""
     if not gains:
         return {}
     gains = sorted(gains, key=len, reverse=True)
     scores = dict(gains[0])
+    rest: dict[str, list[float]] = {}
     for other in gains[1:]:
         for memory_id, gain in other.items():
-            scores[memory_id] = scores.get(memory_id, 0.0) + gain
+            parts = rest.get(memory_id)
+            if parts is None:
+                rest[memory_id] = [gain]
+            else:
+                parts.append(gain)
+    for memory_id, parts in rest.items():
+        if memory_id in scores:
+            parts.append(scores[memory_id])
+        scores[memory_id] = math.fsum(parts) if len(parts) > 1 else parts[0]
     return scores
 
 
