@@ -13,7 +13,7 @@ import sys
 from memr2 import __version__
 from memr2.commands import check_spec_sources
 
-COMMANDS = ("envs", "play", "eval", "sft", "train", "study", "verify", "leaderboard", "data")
+COMMANDS = ("envs", "play", "eval", "sft", "train", "study", "verify", "verify-reveal", "leaderboard", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,9 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"memr2.commands.{name}")
+            module = importlib.import_module(f"memr2.commands.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"memr2.commands.{name}":
+            if exc.name != f"memr2.commands.{name.replace('-', '_')}":
                 raise
             continue
         module.register(subparsers)

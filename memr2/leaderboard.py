@@ -145,9 +145,9 @@ def _kwargs_label(env_kwargs: dict) -> str:
 def eval_table(results: Sequence[RunResult]) -> str:
     """A markdown table of eval runs, shortest horizon first, then best score; privileged runs are marked."""
     categories = sorted({name for r in results for name in r.metrics.per_category})
-    header = ["agent", "privileged", "env kwargs", "scorer", "episodes", "score", "return", *categories,
+    header = ["agent", "privileged", "mode", "env kwargs", "scorer", "episodes", "score", "return", *categories,
               "evidence recall", "M-Fail", "entries", "tokens", "invalid", "wall s", "commit"]
-    lines = table_header([*header[:7], *map(cell, categories), *header[7 + len(categories):]])
+    lines = table_header([*header[:8], *map(cell, categories), *header[8 + len(categories):]])
     for r in sorted(results, key=lambda r: (r.env_kwargs.get("max_sessions") or 0, -r.metrics.score, r.run_name)):
         per_category = [
             f"{_fmt(r.metrics.per_category[c].mean)} ({r.metrics.per_category[c].count})"
@@ -155,14 +155,23 @@ def eval_table(results: Sequence[RunResult]) -> str:
             for c in categories
         ]
         kwargs = _kwargs_label({k: v for k, v in r.env_kwargs.items() if k not in ("privileged", "observation_gold")})
-        episodes = f"{len(r.episodes) or len(r.seeds)} (seeds {_seed_range(r.seeds)})"
+        seeds = "secret seeds" if r.seed_commitment else f"seeds {_seed_range(r.seeds)}"
+        episodes = f"{len(r.episodes) or len(r.seeds)} ({seeds})"
         returns = [e.total_reward for e in r.episodes]
-        row = [_agent_label(r), "yes" if is_privileged(r) else "no", kwargs, r.scorer, episodes, Markup(f"**{_fmt(r.metrics.score)}**"),
+        row = [_agent_label(r), "yes" if is_privileged(r) else "no", mode_label(r), kwargs, r.scorer, episodes, Markup(f"**{_fmt(r.metrics.score)}**"),
                _fmt(sum(returns) / len(returns)) if returns else "-", *per_category,
                _fmt(r.metrics.evidence_recall), _fmt(r.metrics.m_fail), str(r.memory.entries), str(r.memory.tokens),
                str(r.invalid_actions), f"{r.wall_time_s:.1f}", commit_label(r.commit)]
         lines.append(table_row(row))
     return "\n".join(lines)
+
+
+def mode_label(result: RunResult) -> str:
+    """``verified (secret <sha256 prefix>)`` for a run of the untrusted-agent mode on secret seeds, else
+    ``self-reported`` (every in-process run, and every file written before the ``mode`` field existed)."""
+    if result.mode == "verified" and result.seed_commitment:
+        return f"verified (secret {result.seed_commitment[:12]})"
+    return "self-reported"
 
 
 def _seed_range(seeds: Sequence[int]) -> str:
@@ -310,7 +319,9 @@ def render_markdown(results: Sequence[RunResult], plot_name: str | None = None, 
     judge's leniency beside its J."""
     if not results:
         return "_No result files yet: run `memr2 eval` or `memr2 train` and copy the JSON into leaderboards/results/._"
-    note = "Per-category cells are mean (questions); memory is summed over episodes."
+    note = ("Per-category cells are mean (questions); memory is summed over episodes. Mode: *verified* rows ran "
+            "the agent in its own process on secret seeds (`memr2 eval --untrusted-agent`); *self-reported* rows are "
+            "as honest as whoever ran them (docs/reliability.md).")
     evals = [r for r in results if r.kind == "eval"]
     parts = []
     judge_note = ("J is the fraction of answers the judge labels CORRECT under each rubric (see "

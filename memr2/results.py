@@ -134,6 +134,11 @@ class RunResult(BaseModel):
     platform: dict[str, str] = Field(default_factory=dict, description="OS, CPU model and kernel level it ran on")
     privileged: bool = Field(False, description="the agent could read gold actions or gold observations")
     display_name: str | None = Field(None, description="the agent's name on the leaderboard (default: agent)")
+    mode: Literal["verified", "self-reported"] | None = Field(
+        None, description="verified: the agent ran out of process on secret seeds (memr2 eval --untrusted-agent "
+        "--seed-secret-file); anything else (None: written before the field existed) is self-reported")
+    seed_commitment: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
+                                        description="sha256 of the seed secret (memr2.secret_seeds)")
     episodes: list[EpisodeSummary] = Field(default_factory=list)
     records: list[dict[str, Any]] = Field(default_factory=list, description="per-question QARecord dicts")
     usage: dict[str, EndpointUsage] = Field(
@@ -370,6 +375,9 @@ def validate_result(data: dict[str, Any]) -> RunResult:
     problems = range_problems(result)
     if problems:
         raise ValueError("; ".join(problems))
+    if result.mode == "verified" and not (result.seed_commitment and result.protocol):
+        raise ValueError("mode is verified but the result has no seed_commitment or no protocol: a verified run "
+                         "records both (memr2 eval --protocol P --untrusted-agent CMD --seed-secret-file S)")
     if not result.privileged and is_privileged(result.agent, result.env_id, result.env_kwargs):
         result = result.model_copy(update={"privileged": True})
     return result

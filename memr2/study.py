@@ -1,6 +1,6 @@
 """The credit-assignment study: a grid of ``memr2 train`` runs, run in parallel and resumable, then aggregated.
 
-A study is a YAML file (``configs/study-synthetic-v1.yaml``) read into :class:`StudyConfig`. :func:`plan` turns it
+A study is a YAML file (``configs/study-v2.yaml``) read into :class:`StudyConfig`. :func:`plan` turns it
 into cells: every estimator x horizon x training seed at one environment-step budget (local rerollouts count),
 curriculum cells that spend the same budget split over growing horizons, and reference agents (restricted oracle,
 store-all) on the validation and test seeds of every horizon. :func:`run_study` runs the cells as ``memr2``
@@ -285,7 +285,8 @@ def run_cell(study: StudyConfig, cell: Cell) -> tuple[Cell, int, float, Path]:
 
 def run_study(study: StudyConfig, *, workers: int, only: str | None = None, progress: bool = True) -> int:
     """Run every unfinished cell (``only``: those whose name contains it) on ``workers`` processes; return the
-    number of cells that failed. Each invocation appends its wall time to ``<results_dir>/timing.json``."""
+    number of cells that failed. Each invocation that runs a cell appends its wall time to
+    ``<results_dir>/timing.json``."""
     from tqdm.auto import tqdm
 
     Path(study.results_dir).mkdir(parents=True, exist_ok=True)
@@ -308,11 +309,13 @@ def run_study(study: StudyConfig, *, workers: int, only: str | None = None, prog
                 tqdm.write(f"FAILED {cell.name} (exit {status}, {seconds:.0f}s): see {log}")
             else:
                 tqdm.write(f"done   {cell.name} ({seconds:.0f}s)")
-    timing_path = Path(study.results_dir) / TIMING_FILE
-    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else []
-    timing.append({"started_at": started.isoformat(timespec="seconds"), "wall_s": round(time.perf_counter() - clock, 1),
-                   "workers": workers, "cpus": os.cpu_count(), "cells_run": len(todo), "failed": failed})
-    write_text_atomic(timing_path, json.dumps(timing, indent=2) + "\n")
+    if todo:  # an invocation that ran nothing leaves the (committed) timing file as it was
+        timing_path = Path(study.results_dir) / TIMING_FILE
+        timing = json.loads(timing_path.read_text()) if timing_path.is_file() else []
+        timing.append({"started_at": started.isoformat(timespec="seconds"),
+                       "wall_s": round(time.perf_counter() - clock, 1), "workers": workers, "cpus": os.cpu_count(),
+                       "cells_run": len(todo), "failed": failed})
+        write_text_atomic(timing_path, json.dumps(timing, indent=2) + "\n")
     return len(failed)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from memr2.results import RunResult
 
 BASELINES_ENV = "MEMR2_BASELINES"
-DEFAULT_STUDY = "configs/study-synthetic-v1.yaml"
+DEFAULT_STUDY = "configs/study-v2.yaml"
 
 
 def checkout_root() -> Path | None:

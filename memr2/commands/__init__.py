@@ -125,12 +125,14 @@ def check_spec_sources(args: argparse.Namespace) -> None:
 
 
 def add_env_agent_flags(
-    parser: argparse.ArgumentParser, *, env: str | None, agent: str | None, env_help: str = "environment id"
+    parser: argparse.ArgumentParser, *, env: str | None, agent: str | None, env_help: str = "environment id",
+    agent_help: str = AGENT_HELP, require_agent: bool | None = None,
 ) -> None:
     """The flags that choose and configure the environment and the agent (``env`` / ``agent``: defaults; an
-    ``agent`` of None makes ``--agent`` required)."""
+    ``agent`` of None makes ``--agent`` required unless ``require_agent`` is False)."""
     parser.add_argument("--env", default=env, help=f"{env_help} (default: {env})" if env else env_help)
-    parser.add_argument("--agent", default=agent, required=agent is None, help=AGENT_HELP)
+    required = agent is None if require_agent is None else require_agent
+    parser.add_argument("--agent", default=agent, required=required, help=agent_help)
     parser.add_argument("--model", default=None, help="model for --agent llm (tiny | smollm2 | HF id or path)")
     parser.add_argument("--backend", default=None, help="backend for --agent llm (transformers | vllm | openai)")
     parser.add_argument("--agent-kwargs", default=None, help="JSON object of extra agent factory arguments")

@@ -4,6 +4,10 @@ Example::
 
     memr2 eval --protocol locomo-dev --agent mem0-like --output-dir leaderboards/results
     memr2 eval --env MemoryR2/Synthetic-v1 --agent my_agent.py:make_agent --save-trajectories steps.jsonl
+    memr2 eval --protocol synthetic-v1-8 --untrusted-agent "python -m agents.remote store-all" --seed-secret-file s
+
+``--untrusted-agent CMD`` runs the agent as its own process (:mod:`memr2.untrusted`); with ``--protocol`` and a
+seed secret (:mod:`memr2.secret_seeds`) the result is marked ``verified``, every other one ``self-reported``.
 
 Before any episode runs, ``--output-dir`` and the trajectories file's folder are checked to be writable folders.
 An agent whose ``act()`` returns something that is no action at all (``42``, ``None``: not text, a dict or an
@@ -28,8 +32,8 @@ import gymnasium as gym
 
 from memr2 import __version__
 from memr2.commands import (
-    add_env_agent_flags, add_threads_flag, agent_kwargs_from, command_line, env_kwargs_from, json_object, make_agent,
-    make_env,
+    AGENT_HELP, add_env_agent_flags, add_threads_flag, agent_kwargs_from, command_line, env_kwargs_from, json_object,
+    make_agent, make_env,
 )
 from memr2.protocols import PROTOCOLS, Protocol, apply_protocol, check_data, get_protocol
 from memr2.results import (
@@ -57,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--protocol NAME runs a named leaderboard protocol (--list-protocols shows them).",
     )
     env_help = f"environment id (default: the protocol's, else {DEFAULT_ENV})"
-    add_env_agent_flags(parser, env=None, agent=None, env_help=env_help)
+    add_env_agent_flags(parser, env=None, agent=None, env_help=env_help, require_agent=False,
+                        agent_help=f"{AGENT_HELP} (run in this process; or give --untrusted-agent)")
     parser.add_argument("--protocol", default=None, help="a named protocol (env, episodes, seeds, horizon, scorer)")
     parser.add_argument("--list-protocols", action=ListProtocols, help="print the protocols and exit")
     parser.add_argument("--conversations", nargs="+", default=None, help="conversation ids (default: all)")
@@ -76,9 +81,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="score an act() that returns no action at all (e.g. 42 or None) as an invalid action "
                         "(penalised, counted) instead of stopping with an error")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_untrusted_flags(parser)
     add_threads_flag(parser)
     add_endpoint_options(parser)
     parser.set_defaults(func=run)
+
+
+def add_untrusted_flags(parser: argparse.ArgumentParser) -> None:
+    """The untrusted-agent mode's flags (docs/reliability.md, "The untrusted-agent mode")."""
+    from memr2.secret_seeds import SECRET_ENV
+    from memr2.untrusted import DEFAULT_MAX_FAILURES, DEFAULT_STEP_TIMEOUT
+
+    group = parser.add_argument_group(
+        "untrusted-agent mode", "Run the agent as a separate process that sees only views and sends back action "
+        "text (docs/agents.md, 'An agent in its own process'). With --protocol and a seed secret the result is "
+        "marked verified; every other result is self-reported.")
+    group.add_argument("--untrusted-agent", default=None, metavar="CMD",
+                       help="the agent's command line, split like a shell would but run without one, e.g. "
+                       "'python -m agents.remote store-all' (instead of --agent)")
+    group.add_argument("--agent-step-timeout", type=float, default=DEFAULT_STEP_TIMEOUT, metavar="SECONDS",
+                       help="seconds the agent has to answer one step; a late reply is an invalid action "
+                       "(default: %(default)s)")
+    group.add_argument("--agent-max-failures", type=int, default=DEFAULT_MAX_FAILURES, metavar="N",
+                       help="failed replies in a row (timeout, oversize, garbage) after which the agent is stopped "
+                       "and every remaining step is an invalid action (default: %(default)s)")
+    group.add_argument("--agent-env", action="append", default=None, metavar="NAME=VALUE",
+                       help="a variable to give the agent's process (repeatable); it gets no other variable of yours "
+                       "but PATH, LANG, LC_ALL and TZ")
+    group.add_argument("--seed-secret-file", default=None, metavar="PATH",
+                       help=f"draw the protocol's seeds (and LoCoMo's conversation order) from HMAC-SHA256(secret, "
+                       f"protocol); the result records sha256(secret); default ${SECRET_ENV} (memr2 verify-reveal "
+                       "checks a result once the secret is revealed)")
+
+
+def check_agent_choice(args: argparse.Namespace) -> None:
+    """Exactly one of ``--agent`` / ``--untrusted-agent``; the in-process agent's flags only with ``--agent``."""
+    untrusted = getattr(args, "untrusted_agent", None)
+    if bool(args.agent) == bool(untrusted):
+        raise ValueError("give one of --agent NAME (runs in this process) or --untrusted-agent CMD (its own process)")
+    given = [flag for flag, name in (("--model", "model"), ("--backend", "backend"), ("--agent-kwargs", "agent_kwargs"))
+             if getattr(args, name, None) is not None]
+    if untrusted and given:
+        raise ValueError(f"{', '.join(given)} configure an in-process --agent; an --untrusted-agent takes its settings "
+                         "in its own command line")
+
+
+def build_agent(args: argparse.Namespace, agent_kwargs: dict[str, Any]) -> Any:
+    """The in-process agent of ``--agent``, or a :class:`memr2.untrusted.RemoteAgent` for ``--untrusted-agent``
+    (its process started; ``args.agent`` becomes the command, as results record it)."""
+    if not getattr(args, "untrusted_agent", None):
+        return make_agent(args.agent, agent_kwargs)
+    from memr2.untrusted import RemoteAgent, agent_env_pairs, parse_command
+
+    argv = parse_command(args.untrusted_agent)
+    args.agent = args.untrusted_agent
+    return RemoteAgent(argv, step_timeout=args.agent_step_timeout, max_failures=args.agent_max_failures,
+                       extra_env=agent_env_pairs(args.agent_env))
 
 
 class ListProtocols(argparse.Action):
@@ -210,24 +268,39 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> t
     from memenv.scoring.base import QARecord, summarize
     from memenv.wrappers import RecordTrajectory
 
+    from memr2.secret_seeds import commitment, protocol_key, read_secret, secret_path, secret_plan
+
     start = time.perf_counter()
+    check_agent_choice(args)
     origin = provenance(command_line(args), args.torch_threads)  # the code as it is when the run starts
     protocol, env_kwargs = resolve_run(args)
+    path = secret_path(getattr(args, "seed_secret_file", None))
+    secret = read_secret(path) if path else None
+    if secret is not None and protocol is None:
+        raise ValueError("a seed secret draws the seeds of a named protocol: add --protocol NAME")
     agent_kwargs = {**agent_kwargs_from(args), **endpoint_agent_kwargs(args)}
-    agent = make_agent(args.agent, agent_kwargs)
-    if getattr(agent, "privileged", False):  # oracles ask for gold; the result's env_kwargs record it
-        env_kwargs = {**privileged_kwargs(args.env), **env_kwargs}
-    env = make_env(args.env, env_kwargs)
-    if protocol is not None:
-        check_data(protocol, env)
-    if trajectories is not None:
-        env = RecordTrajectory(env, trajectories)
-    if not args.allow_invalid_actions:
-        env = RequireActions(env)
-    plan = plan_episodes(env, args)
-    print_plan(agent, env, plan, args)
-    episodes, records, interrupted = run_plan(env, agent, plan, args)
-    env.close()
+    agent = build_agent(args, agent_kwargs)
+    try:
+        if getattr(agent, "privileged", False):  # oracles ask for gold; the result's env_kwargs record it
+            env_kwargs = {**privileged_kwargs(args.env), **env_kwargs}
+        env = make_env(args.env, env_kwargs)
+        if protocol is not None:
+            check_data(protocol, env)
+        if trajectories is not None:
+            env = RecordTrajectory(env, trajectories)
+        if not (args.allow_invalid_actions or args.untrusted_agent):  # a remote reply is text, a dict or an error
+            env = RequireActions(env)
+        plan = plan_episodes(env, args)
+        if secret is not None:
+            plan = secret_plan(plan, protocol_key(secret, protocol.name))
+        print_plan(agent, env, plan, args)
+        episodes, records, interrupted = run_plan(env, agent, plan, args)
+        env.close()
+    finally:
+        if args.untrusted_agent:
+            agent.close()
+            if agent.summary():
+                print(f"memr2 eval: untrusted agent: {agent.summary()}", file=sys.stderr)
     qa_fields = set(QARecord.model_fields)
     metrics = summarize([QARecord.model_validate({k: v for k, v in r.items() if k in qa_fields}) for r in records])
     metrics["judge"] = judge_block(records, env.unwrapped.scorer)
@@ -252,6 +325,8 @@ def evaluate(args: argparse.Namespace, trajectories: IO[str] | None = None) -> t
         protocol=protocol.name if protocol else None,
         privileged=is_privileged(args.agent, args.env, env_kwargs),
         display_name=args.display_name,
+        mode="verified" if args.untrusted_agent and secret is not None else "self-reported",
+        seed_commitment=commitment(secret) if secret is not None else None,
         episodes=episodes,
         records=records,
         usage=usage_by_role(agent, env.unwrapped.scorer),

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "('' to skip; default: README.md in the checkout, none elsewhere)")
     parser.add_argument("--study", default=None,
                         help="study config whose report (study.md and figures next to --out) is regenerated from its "
-                        "results folder ('' to skip; default: configs/study-synthetic-v1.yaml in the checkout, none "
+                        "results folder ('' to skip; default: configs/study-v2.yaml in the checkout, none "
                         "elsewhere)")
     parser.add_argument("--baselines", action="store_true",
                         help="add the committed baseline rows (reference agents' eval results shipped with memory-r2; "

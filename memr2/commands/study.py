@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "killed one resumes from its last checkpoint), then regenerate the leaderboard with the study's report. "
         "docs/study.md explains the protocol.",
     )
-    parser.add_argument("--config", default="configs/study-synthetic-v1.yaml", help="study YAML (default: %(default)s)")
+    parser.add_argument("--config", default="configs/study-v2.yaml", help="study YAML (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="parallel worker processes (default: every core, %(default)s)")
     parser.add_argument("--only", default=None, help="run only the cells whose name contains this text")
