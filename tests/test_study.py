@@ -119,7 +119,7 @@ def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["study-synthetic-v1.yaml", "study-demo.yaml", "study-v2-pilot.yaml", "study-v2-sweep.yaml",
-                                  "study-v2.yaml"])
+                                  "study-v2.yaml", "study-llm-manager-v1.yaml"])
 def test_committed_study_configs_load_and_plan(name, tmp_path, monkeypatch):
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(tmp_path)  # the trainer config is read from the study YAML's folder, whatever the cwd
