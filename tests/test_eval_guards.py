@@ -27,6 +27,10 @@ def forty_two():
 def nothing():
     return Returns(None)
 
+def unparsable():  # what the LLM agent returns for output it cannot parse
+    from memenv.actions import ParseError
+    return Returns(ParseError(role="extractor", message="no JSON in the completion"))
+
 def slow_to_build():
     raise KeyboardInterrupt  # Ctrl-C while the agent loads
 
@@ -82,6 +86,12 @@ def test_an_agent_returning_no_action_fails_loudly_unless_allowed(tmp_path, caps
     result = json.loads((out / "allowed.json").read_text())
     assert result["invalid_actions"] == 2 and result["metrics"]["score"] == 0.0  # extractor + manager step
     assert "2 invalid action(s) were penalised" in capsys.readouterr().err
+
+
+def test_an_agents_own_parse_error_is_scored_as_an_invalid_action(tmp_path, capsys, agents_file):
+    out = tmp_path / "out"
+    assert main([*SYNTHETIC, "--agent", f"{agents_file}:unparsable", "--output-dir", str(out), "--run-name", "p"]) == 0
+    assert json.loads((out / "p.json").read_text())["invalid_actions"] == 2
 
 
 def test_ctrl_c_keeps_the_finished_episodes_and_marks_partial_files(tmp_path, capsys, agents_file):

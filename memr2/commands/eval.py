@@ -195,13 +195,15 @@ def plan_episodes(env: Any, args: argparse.Namespace) -> list[tuple[int, dict[st
 
 
 class RequireActions(gym.Wrapper):
-    """Stop the run (``ValueError``) when the agent's action is not text, a dict or an action object: an agent that
-    returns ``42`` or ``None`` has a bug, and scoring it as a run of invalid actions would hide it."""
+    """Stop the run (``ValueError``) when the agent's action is not text, a dict, an action object or a
+    ``ParseError`` (an agent's own "I could not parse my output", e.g. the LLM agent's: the env scores it as an
+    invalid action): an agent that returns ``42`` or ``None`` has a bug, and scoring it as a run of invalid actions
+    would hide it."""
 
     def step(self, action: Any):
-        from memenv.actions import ExtractAction, ManageAction
+        from memenv.actions import ExtractAction, ManageAction, ParseError
 
-        if not isinstance(action, (str, dict, ExtractAction, ManageAction)):
+        if not isinstance(action, (str, dict, ExtractAction, ManageAction, ParseError)):
             raise ValueError(
                 f"the agent's act() returned {type(action).__name__} {action!r:.60}; it must return text, a dict or "
                 "an action object (docs/agents.md); --allow-invalid-actions scores it as an invalid action instead")
