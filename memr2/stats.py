@@ -129,3 +129,47 @@ def minimal_detectable_effect(sd: float, n: int, *, alpha: float = 0.05, power: 
     if n < 1:
         raise ValueError("minimal_detectable_effect needs n >= 1")
     return float((_z(1 - alpha / 2) + _z(power)) * sd / np.sqrt(n))
+
+
+def student_t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (``0.5 < p < 1``), by bisection on its CDF
+    integrated numerically from the density (numpy only; accurate to ~1e-4).
+
+    >>> round(student_t_quantile(0.975, 2), 3), round(student_t_quantile(0.975, 10), 3)
+    (4.303, 2.228)
+    """
+    if not 0.5 < p < 1 or df < 1:
+        raise ValueError("student_t_quantile needs 0.5 < p < 1 and df >= 1")
+    from math import lgamma, pi
+
+    log_norm = lgamma((df + 1) / 2) - lgamma(df / 2) - 0.5 * np.log(df * pi)
+
+    def cdf(x: float) -> float:  # 0.5 + the density's integral over [0, x], in u = atan(t / sqrt(df)) (finite)
+        u = np.linspace(0.0, np.arctan(x / np.sqrt(df)), 20_001)
+        t = np.sqrt(df) * np.tan(u)
+        density = np.exp(log_norm - (df + 1) / 2 * np.log1p(t * t / df)) * np.sqrt(df) / np.cos(u) ** 2
+        return 0.5 + float(np.trapezoid(density, u))
+
+    low, high = 0.0, 1.0
+    while cdf(high) < p:
+        high *= 2
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if cdf(mid) < p else (low, mid)
+    return (low + high) / 2
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean and its Student-t confidence interval, mean ± t_{(1+c)/2, n-1} s / sqrt(n).
+    Unlike a bootstrap over a handful of seeds, it widens honestly when n is small.
+
+    >>> mean, low, high = t_interval([1.0, 2.0, 3.0])  # s = 1, t_{0.975, 2} = 4.303
+    >>> round(mean, 3), round(low, 3), round(high, 3)
+    (2.0, -0.484, 4.484)
+    """
+    data = np.asarray(values, dtype=np.float64)
+    if data.size < 2:
+        raise ValueError("t_interval needs at least two values")
+    mean = float(data.mean())
+    half = student_t_quantile((1 + confidence) / 2, data.size - 1) * float(data.std(ddof=1)) / np.sqrt(data.size)
+    return mean, float(mean - half), float(mean + half)

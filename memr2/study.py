@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,6 +40,18 @@ class CurriculumCell(BaseModel):
     model_config = ConfigDict(extra="forbid")
     estimator: str
     curriculum: list[int] = Field(min_length=2)
+
+
+class StartPoint(BaseModel):
+    """A policy the trained cells start from (the untrained model, its warm start), evaluated on the test seeds so
+    the report can say how far training moved each estimator from it."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(description="its name in cell names and the report, e.g. 'warm-start'")
+    agent: str = Field("llm", description="the agent `memr2 eval --agent` plays")
+    model: str | None = Field(None, description="`memr2 eval --model`: e.g. a `memr2 sft` directory")
+    agent_kwargs: dict[str, Any] = Field(default_factory=dict, description="`memr2 eval --agent-kwargs`: play it as "
+                                         "the trainer does (greedy, same dtype and completion cap, same scripted role)")
 
 
 class StudyConfig(BaseModel):
@@ -63,6 +75,9 @@ class StudyConfig(BaseModel):
         None, description="the non-privileged scripted agent (one of references) that trained policies must "
         "beat on the test seeds before the report draws any conclusion about estimators (None: no floor)")
     paired: list[tuple[str, str]] = Field(default_factory=list, description="(a, b): paired differences a - b by seed")
+    starts: list[StartPoint] = Field(
+        default_factory=list, description="the policies training starts from, evaluated on the test seeds of every "
+        "horizon; the report gives each estimator's trained - start with a Student-t interval over seeds")
     results_dir: str = Field(description="where every cell's result JSON goes")
     runs_dir: str = Field(description="run directories (checkpoints, metrics.jsonl) and logs")
     max_iterations: int = Field(100_000, description="a cap on iterations; the env-step budget ends a cell first")
@@ -181,11 +196,12 @@ def check_study(study: StudyConfig) -> None:
             get_estimator(estimator, trainer.estimator_kwargs)
         except ValueError as exc:
             raise ValueError(f"estimators: {exc}") from None
-    for agent in study.references:
-        try:
-            agent_factory(agent)
-        except ValueError as exc:
-            raise ValueError(f"references: {exc}") from None
+    for field, agents in (("references", study.references), ("starts", [s.agent for s in study.starts])):
+        for agent in agents:
+            try:
+                agent_factory(agent)
+            except ValueError as exc:
+                raise ValueError(f"{field}: {exc}") from None
     for split, seeds in (("validation", trainer.eval_seeds), ("test", trainer.test_seeds)):
         _seed_span(seeds, f"{study.trainer_config}: {split} seeds")
 
@@ -218,6 +234,10 @@ def reference_cell_name(study: StudyConfig, agent: str, horizon: int, split: str
     return slug(f"{study.name}__ref-{agent}__h{horizon}__{split}")
 
 
+def start_cell_name(study: StudyConfig, label: str, horizon: int) -> str:
+    return slug(f"{study.name}__start-{label}__h{horizon}__test")
+
+
 def plan(study: StudyConfig) -> list[Cell]:
     """Every cell of the study: references first (they take seconds), then the training cells seed by seed."""
     trainer = study.trainer()
@@ -232,6 +252,15 @@ def plan(study: StudyConfig) -> list[Cell]:
                                          json.dumps({**trainer.env_kwargs, "max_sessions": horizon}), "--seed", str(first),
                                          "--episodes", str(count), "--output-dir", study.results_dir, "--run-name", name,
                                          "--no-progress"], "eval"))
+        first, count = _seed_span(trainer.test_seeds, "test seeds")
+        for start in study.starts:
+            name = start_cell_name(study, start.label, horizon)
+            cells.append(Cell(name, ["eval", "--env", trainer.env_id, "--agent", start.agent,
+                                     *(["--model", start.model] if start.model else []),
+                                     "--agent-kwargs", json.dumps(start.agent_kwargs),
+                                     "--env-kwargs", json.dumps({**trainer.env_kwargs, "max_sessions": horizon}),
+                                     "--seed", str(first), "--episodes", str(count), "--output-dir", study.results_dir,
+                                     "--run-name", name, "--no-progress"], "eval"))
     runs = [(e, [h], study.budget(h)) for h in sorted(study.horizons, reverse=True) for e in study.estimators]
     runs += [(c.estimator, c.curriculum, study.budget(c.curriculum[-1]) // len(c.curriculum)) for c in study.curricula]
     rates = study.learning_rates or [None]

@@ -14,7 +14,7 @@ import numpy as np
 from memr2.leaderboard import Markup, ci_cell, code_cell, eval_table, plot_mean_curve, table_header, table_row, train_summary
 from memr2.results import RunResult, read_result
 from memr2.stats import bootstrap_ci
-from memr2.study import TIMING_FILE, StudyConfig, plan, reference_cell_name, train_cell_name
+from memr2.study import TIMING_FILE, StudyConfig, plan, reference_cell_name, start_cell_name, train_cell_name
 
 
 def load_study(study: StudyConfig) -> dict[str, RunResult]:
@@ -101,7 +101,7 @@ def cell_table(study: StudyConfig, results: dict[str, RunResult]) -> str:
             _mean_of([train_summary(r).get("optimizer_updates") for r in runs], "{:.0f}"),
             Markup(f"**{ci_cell([r.test_metrics.score for r in tested])}**") if tested else "-",
             ci_cell(finals) if (finals := [r.final_test_metrics.score for r in runs if r.final_test_metrics]) else "-",
-            ci_cell([train_summary(r)["test_return"] for r in tested if "test_return" in train_summary(r)]) if tested else "-",
+            ci_cell(returns) if (returns := [train_summary(r)["test_return"] for r in tested if "test_return" in train_summary(r)]) else "-",
             ci_cell([r.metrics.score for r in runs]), reach,
             _diagnostic(runs, "zero_std_global", "end"), _diagnostic(runs, "zero_std_local", "end"), Markup(hits),
             f"{sum(r.wall_time_s for r in runs) / len(runs):.0f}",
@@ -168,6 +168,45 @@ def timing_summary(study: StudyConfig) -> str:
     return (f"Wall time of the whole study: **{wall / 60:.0f} min** over {len(runs)} invocation(s) of `memr2 study` "
             f"({sum(r['cells_run'] for r in runs)} cells run) on {'/'.join(map(str, workers))} worker process(es), "
             f"{'/'.join(map(str, cpus))} CPU core(s).")
+
+
+def start_table(study: StudyConfig, results: dict[str, RunResult], alpha: float = 0.05) -> str:
+    """How far training moved each estimator from each start (``study.starts``) on the test seeds.
+
+    Per horizon, start and estimator: the start's test score, the trained (chosen-checkpoint) and final-iterate test
+    scores, trained - start as mean [95 % Student-t CI] over training seeds (the start is one fixed policy, so the
+    interval is over training seeds; the test conversations are the same for all), a one-sided sign-flip p that it
+    is above 0, Holm-adjusted over the table, and the verdict. A last row per start pools every estimator's runs:
+    "does RL from this start help at all", which a handful of seeds per estimator cannot answer alone.
+    """
+    from memr2.stats import holm, sign_flip_p_value, t_interval
+
+    pooled = f"all {len(study.estimators)} (pooled)"
+    rows = []
+    for horizon, start, estimator in itertools.product(study.horizons, study.starts, [*study.estimators, pooled]):
+        begin = results.get(start_cell_name(study, start.label, horizon))
+        if estimator == pooled and len(study.estimators) < 2:
+            continue
+        group = study.estimators if estimator == pooled else [estimator]
+        runs = [r for e in group for r in _cells(study, results, [horizon], e) if r.test_metrics]
+        if begin is None or not runs:
+            continue
+        gains = [r.test_metrics.score - begin.metrics.score for r in runs]
+        two_sided = sign_flip_p_value(gains)
+        rows.append((horizon, start.label, estimator, begin.metrics.score, runs, gains,
+                     two_sided / 2 if sum(gains) > 0 else 1.0 - two_sided / 2))
+    lines = table_header(["horizon", "start", "start's test score", "estimator", "trained", "final iterate",
+                          "trained - start [95% t CI]", "Holm p", "above the start"])
+    for (horizon, label, estimator, begin, runs, gains, _), p in zip(rows, holm([r[-1] for r in rows])):
+        interval = "-"
+        if len(gains) > 1:
+            mean, low, high = t_interval(gains)
+            interval = Markup(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]")
+        finals = [r.final_test_metrics.score if r.final_test_metrics else None for r in runs]
+        lines.append(table_row([str(horizon), code_cell(label), f"{begin:.3f}", code_cell(estimator),
+                                ci_cell([r.test_metrics.score for r in runs]), _mean_of(finals, "{:.3f}"), interval,
+                                f"{p:.3f}", Markup("**yes**") if p < alpha and sum(gains) > 0 else "no"]))
+    return "\n".join(lines)
 
 
 def floor_table(study: StudyConfig, results: dict[str, RunResult], alpha: float = 0.05) -> str:
@@ -256,6 +295,10 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
              "reference's validation score (over the seeds that reached it). Diagnostics are means over the first / "
              "last 5 iterations: the share of groups whose rewards all tie (they teach nothing) and the share of "
              "UPDATEs aimed at a memory about the fact's key.\n\n" + cell_table(study, results),
+             "#### Trained against where training started\n\nEach start played on the test seeds as the trainer plays "
+             "it (the starts' commands are in their result files). With 3 seeds the smallest one-sided sign-flip p is "
+             "0.125, so no row can say **yes** at 0.05 below 5 seeds; the t interval is the measure.\n\n"
+             + start_table(study, results) if study.starts else "",
              f"#### Do trained policies beat the floor?\n\nA conclusion about estimators is drawn only where the "
              f"trained policies beat `{study.floor}`, a non-privileged scripted agent, on the same test seeds.\n\n"
              + floor_table(study, results) if study.floor else "",

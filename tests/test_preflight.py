@@ -57,6 +57,7 @@ def test_paired_must_name_estimators_of_the_grid(tmp_path):
     ({"estimators": ["lgoo"]}, "estimators: unknown estimator 'lgoo'"),
     ({"curricula": [{"estimator": "grop", "curriculum": [1, 1]}]}, "unknown estimator 'grop'"),
     ({"references": ["store_all"]}, "references: unknown agent 'store_all'"),
+    ({"starts": [{"label": "x", "agent": "lmm"}]}, "starts: unknown agent 'lmm'"),
 ])
 def test_a_study_typo_fails_at_dry_run_before_any_cell(tmp_path, monkeypatch, capsys, overrides, expected):
     monkeypatch.chdir(tmp_path)

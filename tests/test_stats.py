@@ -42,3 +42,25 @@ def test_power_formulas_are_inverse_of_each_other():
     assert minimal_detectable_effect(0.1, n, alpha=0.05 / 6) <= 0.04 < minimal_detectable_effect(0.1, n - 1, alpha=0.05 / 6)
     with pytest.raises(ValueError):
         seeds_needed(0.1, 0.0)
+
+
+def test_student_t_quantiles_match_the_printed_tables_and_approach_the_normal():
+    from memr2.stats import student_t_quantile
+
+    # two-sided 95 % critical values from any t table
+    for df, value in [(1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (30, 2.042)]:
+        assert student_t_quantile(0.975, df) == pytest.approx(value, abs=2e-3)
+    assert student_t_quantile(0.95, 5) == pytest.approx(2.015, abs=2e-3)
+    assert student_t_quantile(0.975, 10_000) == pytest.approx(1.960, abs=2e-3)
+    with pytest.raises(ValueError):
+        student_t_quantile(0.4, 3)
+
+
+def test_t_interval_is_mean_plus_minus_t_times_the_standard_error():
+    from memr2.stats import t_interval
+
+    mean, low, high = t_interval([0.1, 0.3, 0.2, 0.4])  # mean 0.25, s = 0.1291, se = 0.06455, t_{.975,3} = 3.182
+    assert mean == pytest.approx(0.25)
+    assert (high - mean) == pytest.approx(3.182 * 0.1290994 / 2, abs=1e-3) and (mean - low) == pytest.approx(high - mean)
+    with pytest.raises(ValueError, match="two values"):
+        t_interval([0.5])

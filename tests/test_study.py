@@ -199,6 +199,40 @@ def test_the_floor_table_says_whether_trained_policies_beat_the_scripted_agent(t
         StudyConfig.from_file(write_study(tmp_path, references=["store-all"], floor="reference"))
 
 
+def test_starts_are_evaluated_on_the_test_seeds_and_training_is_measured_from_them(tmp_path):
+    from memr2.results import Metrics, MemoryStats, RunResult
+    from memr2.study import start_cell_name
+    from memr2.study_report import render_study, start_table
+
+    starts = [{"label": "warm-start", "model": "runs/sft/x", "agent_kwargs": {"temperature": 0}}]
+    study = StudyConfig.from_file(write_study(tmp_path, curricula=[], seeds=[0, 1, 2], starts=starts))
+    cells = {c.name: c for c in plan(study)}
+    argv = cells[start_cell_name(study, "warm-start", 2)].argv
+    assert argv[:5] == ["eval", "--env", "MemoryR2/Synthetic-v1", "--agent", "llm"]
+    assert argv[argv.index("--model") + 1] == "runs/sft/x" and json.loads(argv[argv.index("--agent-kwargs") + 1]) == {"temperature": 0}
+    assert json.loads(argv[argv.index("--env-kwargs") + 1])["max_sessions"] == 2 and "--episodes" in argv
+
+    def result(score, kind="train"):
+        return RunResult(kind=kind, env_id="e", agent="a", scorer="rule", metrics=Metrics(score=score),
+                         memory=MemoryStats(entries=0, tokens=0), invalid_actions=0, wall_time_s=0, version="0",
+                         test_metrics=Metrics(score=score) if kind == "train" else None)
+
+    results = {start_cell_name(study, "warm-start", 2): result(0.4, "eval")}
+    for seed, (a, b) in enumerate([(0.5, 0.3), (0.6, 0.4), (0.7, 0.2)]):
+        results[f"tiny__h2__grpo__seed{seed}"] = result(a)
+        results[f"tiny__h2__logo-sum__seed{seed}"] = result(b)
+    rows = {line.split(" | ")[3]: line for line in start_table(study, results).splitlines() if "`warm-start`" in line}
+    # grpo gains 0.1, 0.2, 0.3: mean 0.2, s = 0.1, t_{.975,2} = 4.303 -> +-0.248; one-sided p 1/8, Holm x 3 rows
+    assert "+0.200 [-0.048, +0.448]" in rows["`grpo`"] and "| 0.375 | no |" in rows["`grpo`"]
+    # logo-sum gains -0.1, 0, -0.2: mean -0.1 [-0.348, +0.148]
+    assert "-0.100 [-0.348, +0.148]" in rows["`logo-sum`"] and rows["`logo-sum`"].endswith("| no |")
+    # pooled: the six gains, mean 0.05, s = 0.1871, t_{.975,5} = 2.571 -> +-0.196
+    assert "+0.050 [-0.146, +0.246]" in rows["all 2 (pooled)"]
+    assert "Trained against where training started" in render_study(study, results)
+    with pytest.raises(ValueError):
+        StudyConfig.from_file(write_study(tmp_path, starts=[{"label": "x", "unknown": 1}]))
+
+
 def test_a_budget_per_horizon_is_given_to_every_estimator_at_that_horizon(tmp_path):
     study = StudyConfig.from_file(write_study(tmp_path, horizons=[1, 2], env_steps={1: 30, 2: 60},
                                               curricula=[{"estimator": "logo", "curriculum": [1, 2]}]))
