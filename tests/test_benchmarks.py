@@ -27,6 +27,7 @@ QUICK = {
     "reference_agent_tuning.py": "chosen:",
     "prompt_tokens.py": "SmolLM2 tokens (mean, max)",
     "llm_iteration_cost.py": "parse_failure_rate",  # --quick: the tiny random model
+    "llm_manager_outputs.py": "| episode, session | facts shown | memories shown | teacher | warm start | tiny-perturbed |",
     "engines_cost.py": "load average at end:",  # each engine's route only where its extra is installed
 }
 NEEDS = {  # scripts whose quick run needs what the default test run does not have
