@@ -19,6 +19,31 @@ def _stats(values: Sequence[float]) -> tuple[float, float]:
     return (float(np.mean(values)), float(np.std(values))) if len(values) else (0.0, 0.0)
 
 
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc's ``malloc_trim``; a no-op elsewhere).
+
+    Tensors of varying shapes (prompts of varying length) fragment glibc's heap, and freed holes stay resident: an
+    LLM training run grew from 5.5 GB to 12.6 GB in 15 iterations and two side by side ran out of memory. The
+    trainer calls this after each iteration and validation.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def peak_rss_gb() -> float:
+    """This process's peak resident memory so far, in GB (Linux reports KiB, macOS bytes)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1e9 if sys.platform == "darwin" else 1e6)
+
+
 def rollout_metrics(batch: RolloutBatch, rows: Sequence[Row], num_tokens: int, rollout_s: float) -> dict[str, Any]:
     """What the rollouts and their rows looked like: rewards, advantages by role and group kind, bank size."""
     out: dict[str, Any] = {}

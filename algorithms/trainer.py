@@ -30,7 +30,7 @@ from algorithms import curriculum, seeding
 from algorithms.config import TrainerConfig
 from algorithms.estimators import Row, assign_advantages, build_rows, get_estimator
 from algorithms.losses import grpo_loss
-from algorithms.metrics import JsonlLogger, rollout_metrics
+from algorithms.metrics import JsonlLogger, peak_rss_gb, release_freed_memory, rollout_metrics
 from agents.registry import make_agent
 from algorithms.policies import Policy, make_policy
 from algorithms.policies.base import ScriptedRole
@@ -183,12 +183,16 @@ class Trainer:
         metrics = rollout_metrics(batch, rows, num_tokens, rollout_s)
         metrics.update(self.update(rows))
         metrics["perf/wall_time_s"] = time.perf_counter() - start
+        release_freed_memory()
+        metrics["perf/peak_rss_gb"] = peak_rss_gb()
         self.state.env_steps += batch.env_steps * self.world
         return metrics
 
     # -- validation and checkpoints ---------------------------------------------------------------------------
     def validate(self, horizon: int) -> dict[str, Any]:
-        return evaluate_policy(self.make_env(horizon), self.config.eval_seeds, self.policy, self.eval_generator)
+        result = evaluate_policy(self.make_env(horizon), self.config.eval_seeds, self.policy, self.eval_generator)
+        release_freed_memory()
+        return result
 
     def _tick(self) -> None:
         """Add the time since the last tick to ``state.wall_time_s`` (so a resumed run counts its earlier part)."""

@@ -121,3 +121,12 @@ def test_gold_against_itself_is_perfect_on_dev_subset():
             assert locomo_f1(answer, item["answer"], category) == pytest.approx(1.0), item
             checked += 1
     assert checked == 497 - 112
+
+
+def test_peak_rss_is_in_gigabytes_and_freeing_memory_is_safe():
+    from algorithms.metrics import peak_rss_gb, release_freed_memory
+
+    before = peak_rss_gb()
+    assert 0.01 < before < 1000  # a Python process with torch loaded: tens of MB to a few GB, never KiB or bytes
+    release_freed_memory()
+    assert peak_rss_gb() >= before  # a peak never falls
