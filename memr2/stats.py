@@ -68,6 +68,17 @@ def sign_flip_p_value(differences: Sequence[float], *, resamples: int = 20_000, 
     return float((extreme + 1) / (resamples + 1))
 
 
+def one_sided_p_value(differences: Sequence[float]) -> float:
+    """One-sided p-value of "the mean difference is above 0", from :func:`sign_flip_p_value` (whose null
+    distribution is symmetric): half the two-sided p when the observed mean is positive, else one minus that.
+
+    >>> one_sided_p_value([1.0, 2.0, 3.0]), one_sided_p_value([-1.0, -2.0, -3.0])
+    (0.125, 0.875)
+    """
+    two_sided = sign_flip_p_value(differences)
+    return two_sided / 2 if sum(differences) > 0 else 1.0 - two_sided / 2
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (Holm 1979), in the input order: the i-th smallest p times (m - i + 1),
     made non-decreasing along that order and capped at 1. Rejecting where the adjusted p < alpha keeps the

@@ -244,23 +244,21 @@ def plan(study: StudyConfig) -> list[Cell]:
     cells = []
     horizons = sorted(set(study.horizons) | {h for c in study.curricula for h in c.curriculum})
     for horizon in horizons:
-        for split, seeds in (("validation", trainer.eval_seeds), ("test", trainer.test_seeds)):
+        env_kwargs = json.dumps({**trainer.env_kwargs, "max_sessions": horizon})
+
+        def eval_cell(name: str, agent_argv: list[str], seeds: Sequence[int], split: str) -> Cell:
             first, count = _seed_span(seeds, f"{split} seeds")
-            for agent in study.references:
-                name = reference_cell_name(study, agent, horizon, split)
-                cells.append(Cell(name, ["eval", "--env", trainer.env_id, "--agent", agent, "--env-kwargs",
-                                         json.dumps({**trainer.env_kwargs, "max_sessions": horizon}), "--seed", str(first),
-                                         "--episodes", str(count), "--output-dir", study.results_dir, "--run-name", name,
-                                         "--no-progress"], "eval"))
-        first, count = _seed_span(trainer.test_seeds, "test seeds")
-        for start in study.starts:
-            name = start_cell_name(study, start.label, horizon)
-            cells.append(Cell(name, ["eval", "--env", trainer.env_id, "--agent", start.agent,
-                                     *(["--model", start.model] if start.model else []),
-                                     "--agent-kwargs", json.dumps(start.agent_kwargs),
-                                     "--env-kwargs", json.dumps({**trainer.env_kwargs, "max_sessions": horizon}),
-                                     "--seed", str(first), "--episodes", str(count), "--output-dir", study.results_dir,
-                                     "--run-name", name, "--no-progress"], "eval"))
+            return Cell(name, ["eval", "--env", trainer.env_id, *agent_argv, "--env-kwargs", env_kwargs, "--seed", str(first),
+                               "--episodes", str(count), "--output-dir", study.results_dir, "--run-name", name,
+                               "--no-progress"], "eval")
+
+        for split, seeds in (("validation", trainer.eval_seeds), ("test", trainer.test_seeds)):
+            cells += [eval_cell(reference_cell_name(study, agent, horizon, split), ["--agent", agent], seeds, split)
+                      for agent in study.references]
+        cells += [eval_cell(start_cell_name(study, start.label, horizon),
+                            ["--agent", start.agent, *(["--model", start.model] if start.model else []),
+                             "--agent-kwargs", json.dumps(start.agent_kwargs)], trainer.test_seeds, "test")
+                  for start in study.starts]
     runs = [(e, [h], study.budget(h)) for h in sorted(study.horizons, reverse=True) for e in study.estimators]
     runs += [(c.estimator, c.curriculum, study.budget(c.curriculum[-1]) // len(c.curriculum)) for c in study.curricula]
     rates = study.learning_rates or [None]

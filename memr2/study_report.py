@@ -179,7 +179,7 @@ def start_table(study: StudyConfig, results: dict[str, RunResult], alpha: float 
     is above 0, Holm-adjusted over the table, and the verdict. A last row per start pools every estimator's runs:
     "does RL from this start help at all", which a handful of seeds per estimator cannot answer alone.
     """
-    from memr2.stats import holm, sign_flip_p_value, t_interval
+    from memr2.stats import holm, one_sided_p_value, t_interval
 
     pooled = f"all {len(study.estimators)} (pooled)"
     rows = []
@@ -192,9 +192,7 @@ def start_table(study: StudyConfig, results: dict[str, RunResult], alpha: float 
         if begin is None or not runs:
             continue
         gains = [r.test_metrics.score - begin.metrics.score for r in runs]
-        two_sided = sign_flip_p_value(gains)
-        rows.append((horizon, start.label, estimator, begin.metrics.score, runs, gains,
-                     two_sided / 2 if sum(gains) > 0 else 1.0 - two_sided / 2))
+        rows.append((horizon, start.label, estimator, begin.metrics.score, runs, gains, one_sided_p_value(gains)))
     lines = table_header(["horizon", "start", "start's test score", "estimator", "trained", "final iterate",
                           "trained - start [95% t CI]", "Holm p", "above the start"])
     for (horizon, label, estimator, begin, runs, gains, _), p in zip(rows, holm([r[-1] for r in rows])):
@@ -215,7 +213,7 @@ def floor_table(study: StudyConfig, results: dict[str, RunResult], alpha: float 
     Per estimator and horizon: the floor's test score, the trained policies' mean minus it [95 % CI] over seeds, a
     one-sided sign-flip p-value that the mean exceeds the floor, Holm-adjusted over the table, and the verdict.
     """
-    from memr2.stats import holm, sign_flip_p_value
+    from memr2.stats import holm, one_sided_p_value
 
     rows = []
     for horizon, estimator in itertools.product(study.horizons, study.estimators):
@@ -224,9 +222,7 @@ def floor_table(study: StudyConfig, results: dict[str, RunResult], alpha: float 
         if floor is None or not runs:
             continue
         margins = [r.test_metrics.score - floor for r in runs]
-        two_sided = sign_flip_p_value(margins)
-        one_sided = two_sided / 2 if sum(margins) > 0 else 1.0 - two_sided / 2
-        rows.append((horizon, estimator, floor, margins, one_sided))
+        rows.append((horizon, estimator, floor, margins, one_sided_p_value(margins)))
     lines = table_header(["horizon", "estimator", f"{code_cell(study.floor)} (floor)", "trained - floor [95% CI]", "Holm p",
                           "beats the floor"])
     for (horizon, estimator, floor, margins, _), p in zip(rows, holm([r[4] for r in rows])):
