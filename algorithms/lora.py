@@ -24,10 +24,15 @@ def torch_dtype(name: str) -> torch.dtype:
     return DTYPES[name]
 
 
-def add_lora(model: torch.nn.Module, r: int, alpha: int | None = None) -> Any:
+def add_lora(model: torch.nn.Module, r: int, alpha: int | None = None, *, seed: int) -> Any:
     """Freeze ``model`` and give every linear layer (not the LM head) a rank-``r`` fp32 adapter, scaled by
     ``alpha / r`` (default alpha = 2r); returns the peft wrapper. Needs ``peft`` (``pip install peft``, in the
-    ``llm`` extra)."""
+    ``llm`` extra).
+
+    peft draws the adapters' ``A`` matrices from torch's global generator, which torch seeds from the OS at start
+    (a different ``A`` per process: the loss of the first step agrees, its gradient does not). ``seed`` fixes
+    them, without touching the caller's global generator.
+    """
     if r < 1:
         raise ValueError(f"lora_r={r}: a LoRA rank must be >= 1 (0 means: no adapters, train every weight)")
     try:
@@ -35,7 +40,9 @@ def add_lora(model: torch.nn.Module, r: int, alpha: int | None = None) -> Any:
     except ImportError as exc:
         raise ImportError("LoRA needs peft: pip install peft (or pip install -e '.[llm]')") from exc
     config = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=0.0, target_modules="all-linear", bias="none")
-    wrapped = get_peft_model(model, config, autocast_adapter_dtype=True)  # adapters in fp32 on a bf16 base
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        wrapped = get_peft_model(model, config, autocast_adapter_dtype=True)  # adapters in fp32 on a bf16 base
     for name, parameter in model.named_parameters():  # autocast covers bf16/fp16 bases; make it explicit
         if "lora_" in name:
             parameter.data = parameter.data.float()

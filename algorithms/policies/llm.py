@@ -63,7 +63,7 @@ class LLMPolicy:
             agent = LLMAgent(TransformersBackend(*loaded), **options)
         self.agent = agent or make_llm_agent(model, backend, extractor="llm", **options)  # the trainer scripts roles
         self.model: torch.nn.Module = self.agent.backend.model
-        self.adapters = add_lora(self.model, lora_r, lora_alpha) if lora_r > 0 else None
+        self.adapters = add_lora(self.model, lora_r, lora_alpha, seed=seed) if lora_r > 0 else None
         self.temperature = temperature
         self.batch_size = batch_size
         if gradient_checkpointing:  # active in train mode only: evaluate() trains, act() generates in eval mode
