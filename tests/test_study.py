@@ -51,7 +51,7 @@ def test_study_runs_skips_finished_cells_resumes_and_reports(tmp_path, capsys, m
     user = tmp_path / "user"
     user.mkdir()
     monkeypatch.chdir(user)
-    path = write_study(tmp_path, results_dir="results", runs_dir="runs")
+    path = write_study(tmp_path, results_dir="results", runs_dir="runs", curricula=[])  # curricula: the next test
     study = StudyConfig.from_file(path)
     assert main(["study", "--config", str(path), "--workers", "2", "--no-progress", "--allow-dirty"]) == 0
     written = {p.relative_to(user).parts[0] for p in user.rglob("*")}
@@ -78,18 +78,34 @@ def test_study_runs_skips_finished_cells_resumes_and_reports(tmp_path, capsys, m
     assert main(["study", "--config", str(path), "--workers", "1", "--no-progress", "--no-report", "--allow-dirty"]) == 0
     assert (Path(study.results_dir) / "timing.json").read_bytes() == before
     report = render_study(study, load_study(study))
-    assert "| `logo-sum` at 2 | `grpo` at 2 | 2 |" in report and "| `logo` at 1 -> 2 | `logo` at 2 |" not in report
+    assert "| `logo-sum` at 2 | `grpo` at 2 | 2 |" in report
     assert "40 environment steps" in report and "2 invocation(s)" in report
-    # --verify reruns finished cells from the plan and compares every field but timing and provenance
-    capsys.readouterr()
-    assert main(["study", "--config", str(path), "--verify", "2", "--only", "__h2__"]) == 0
-    out = capsys.readouterr().out
-    assert "2 cell(s) rerun, 2 reproduced, 0 drifted" in out and out.count("reproduced tiny__h2__") == 2
+    # --verify reruns finished cells from the plan and compares every field but timing and provenance: the
+    # untouched cell reproduces, the forged one drifts
     forged = load_study(study)[victim]
     forged.test_metrics.score += 0.25
     write_result(forged, study.results_dir)
-    assert main(["study", "--config", str(path), "--verify", "1", "--only", victim]) == 1
-    assert f"DRIFT {victim}" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["study", "--config", str(path), "--verify", "2", "--only", "__h2__grpo__"]) == 1
+    out = capsys.readouterr().out
+    assert "2 cell(s) rerun, 1 reproduced, 1 drifted" in out, out
+    assert "reproduced tiny__h2__grpo__seed0" in out and f"DRIFT {victim}" in out
+
+
+def test_the_report_pairs_a_curriculum_with_its_estimator_at_the_final_horizon_when_the_grid_has_one(tmp_path):
+    from memr2.results import Metrics, MemoryStats, RunResult
+
+    def result(score):
+        return RunResult(kind="train", env_id="e", agent="a", scorer="rule", metrics=Metrics(score=score),
+                         memory=MemoryStats(entries=0, tokens=0), invalid_actions=0, wall_time_s=0, version="0",
+                         test_metrics=Metrics(score=score))
+
+    for estimators, curriculum_row in ((["grpo", "logo-sum"], False), (["grpo", "logo-sum", "logo"], True)):
+        study = StudyConfig.from_file(write_study(tmp_path, estimators=estimators))
+        results = {c.name: result(0.5 + 0.01 * i) for i, c in enumerate(plan(study)) if c.kind == "train"}
+        report = render_study(study, results)
+        assert "| `logo-sum` at 2 | `grpo` at 2 | 2 |" in report
+        assert ("| `logo` at 1 -> 2 | `logo` at 2 | 2 |" in report) is curriculum_row
 
 
 def test_a_study_refuses_uncommitted_code_and_restarts_a_cell_killed_before_its_first_checkpoint(tmp_path, monkeypatch):
@@ -119,7 +135,7 @@ def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["study-synthetic-v1.yaml", "study-demo.yaml", "study-v2-pilot.yaml", "study-v2-sweep.yaml",
-                                  "study-v2.yaml", "study-llm-manager-v1.yaml"])
+                                  "study-v2.yaml", "study-llm-manager-v2.yaml"])
 def test_committed_study_configs_load_and_plan(name, tmp_path, monkeypatch):
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(tmp_path)  # the trainer config is read from the study YAML's folder, whatever the cwd
@@ -218,16 +234,19 @@ def test_starts_are_evaluated_on_the_test_seeds_and_training_is_measured_from_th
                          test_metrics=Metrics(score=score) if kind == "train" else None)
 
     results = {start_cell_name(study, "warm-start", 2): result(0.4, "eval")}
-    for seed, (a, b) in enumerate([(0.5, 0.3), (0.6, 0.4), (0.7, 0.2)]):
+    for seed, (a, b) in enumerate([(0.7, 0.3), (0.75, 0.4), (0.8, 0.2)]):
         results[f"tiny__h2__grpo__seed{seed}"] = result(a)
         results[f"tiny__h2__logo-sum__seed{seed}"] = result(b)
-    rows = {line.split(" | ")[3]: line for line in start_table(study, results).splitlines() if "`warm-start`" in line}
-    # grpo gains 0.1, 0.2, 0.3: mean 0.2, s = 0.1, t_{.975,2} = 4.303 -> +-0.248; one-sided p 1/8, Holm x 3 rows
-    assert "+0.200 [-0.048, +0.448]" in rows["`grpo`"] and "| 0.375 | no |" in rows["`grpo`"]
-    # logo-sum gains -0.1, 0, -0.2: mean -0.1 [-0.348, +0.148]
-    assert "-0.100 [-0.348, +0.148]" in rows["`logo-sum`"] and rows["`logo-sum`"].endswith("| no |")
-    # pooled: the six gains, mean 0.05, s = 0.1871, t_{.975,5} = 2.571 -> +-0.196
-    assert "+0.050 [-0.146, +0.246]" in rows["all 2 (pooled)"]
+    table = start_table(study, results)
+    rows = {line.split(" | ")[3]: line for line in table.splitlines() if "`warm-start`" in line}
+    assert "97.50% t CI" in table  # 95 % Bonferroni-corrected over the 2 estimators
+    # grpo gains 0.3, 0.35, 0.4: mean 0.35, s = 0.05, t_{.9875,2} = 6.205 -> +-0.179: above the start, though the
+    # one-sided sign-flip p of 3 seeds is 1/8 (Holm x 3 rows: 0.375)
+    assert "+0.350 [+0.171, +0.529]" in rows["`grpo`"] and "| 0.375 | **yes** |" in rows["`grpo`"]
+    # logo-sum gains -0.1, 0, -0.2: mean -0.1, s = 0.1 -> [-0.458, +0.258]
+    assert "-0.100 [-0.458, +0.258]" in rows["`logo-sum`"] and rows["`logo-sum`"].endswith("| no |")
+    # pooled: the six gains, mean 0.125, s = 0.2564, t_{.9875,5} = 3.163 -> +-0.331
+    assert "+0.125 [-0.206, +0.456]" in rows["all 2 (pooled)"] and rows["all 2 (pooled)"].endswith("| no |")
     assert "Trained against where training started" in render_study(study, results)
     with pytest.raises(ValueError):
         StudyConfig.from_file(write_study(tmp_path, starts=[{"label": "x", "unknown": 1}]))
