@@ -299,21 +299,31 @@ def command(study: StudyConfig, cell: Cell) -> list[str]:
     return [sys.executable, "-m", "memr2", *argv]
 
 
-def run_cell(study: StudyConfig, cell: Cell) -> tuple[Cell, int, float, Path]:
+TREE_CHANGED = -1000  # run_cell's status for a cell it did not start: the checkout changed under the study
+
+
+def run_cell(study: StudyConfig, cell: Cell, tree: tuple[str | None, bool | None] | None = None) -> tuple[Cell, int, float, Path]:
     """Run one cell to completion; its output goes to ``<runs_dir>/<name>.log``. Returns (cell, exit status,
-    seconds, log path)."""
+    seconds, log path). With ``tree`` (the ``(commit, dirty)`` the study started from), a cell is not started once
+    the checkout differs from it (status :data:`TREE_CHANGED`): each cell records the code as it is when it starts,
+    so an edit made while a study runs would leave later cells on other code, or marked dirty, than earlier ones."""
+    from memr2.runtime import git_state
+
     log = Path(study.runs_dir) / f"{cell.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    if tree is not None and git_state() != tree:
+        return cell, TREE_CHANGED, 0.0, log
     start = time.perf_counter()  # threads: each cell fixes its own (TrainerConfig.torch_threads, --torch-threads)
     with open(log, "a", encoding="utf-8") as handle:
         status = subprocess.run(command(study, cell), stdout=handle, stderr=subprocess.STDOUT).returncode
     return cell, status, time.perf_counter() - start, log
 
 
-def run_study(study: StudyConfig, *, workers: int, only: str | None = None, progress: bool = True) -> int:
+def run_study(study: StudyConfig, *, workers: int, only: str | None = None, progress: bool = True,
+              tree: tuple[str | None, bool | None] | None = None) -> int:
     """Run every unfinished cell (``only``: those whose name contains it) on ``workers`` processes; return the
-    number of cells that failed. Each invocation that runs a cell appends its wall time to
-    ``<results_dir>/timing.json``."""
+    number of cells that failed or were not started because the checkout moved away from ``tree`` (see
+    :func:`run_cell`). Each invocation that runs a cell appends its wall time to ``<results_dir>/timing.json``."""
     from tqdm.auto import tqdm
 
     Path(study.results_dir).mkdir(parents=True, exist_ok=True)
@@ -327,11 +337,15 @@ def run_study(study: StudyConfig, *, workers: int, only: str | None = None, prog
           f"training seeds {study.seeds}")
     started, clock, failed = datetime.now(timezone.utc), time.perf_counter(), []
     with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), disable=not progress, desc="study") as bar:
-        futures = [pool.submit(run_cell, study, cell) for cell in todo]
+        futures = [pool.submit(run_cell, study, cell, tree) for cell in todo]
         for future in as_completed(futures):
             cell, status, seconds, log = future.result()
             bar.update(1)
-            if status != 0:
+            if status == TREE_CHANGED:
+                failed.append(cell.name)
+                tqdm.write(f"NOT RUN {cell.name}: tracked files changed since the study started from {tree[0][:7]}; "
+                           "its result would not come from the code the others record (commit or revert, then rerun)")
+            elif status != 0:
                 failed.append(cell.name)
                 tqdm.write(f"FAILED {cell.name} (exit {status}, {seconds:.0f}s): see {log}")
             else:

@@ -125,6 +125,24 @@ def test_a_study_refuses_uncommitted_code_and_restarts_a_cell_killed_before_its_
     assert "--overwrite" in command(study, cell)
 
 
+def test_a_study_starts_no_cell_once_the_checkout_changed_under_it(tmp_path, monkeypatch, capsys):
+    """Each cell records the code as it is when it starts: an edit made while a study ran left its later cells marked
+    dirty (or on other code) beside clean earlier ones. A clean study now starts no cell once the tree changed."""
+    import memr2.runtime
+    from memr2.study import run_study
+
+    study = StudyConfig.from_file(write_study(tmp_path, curricula=[]))
+    start = ("a" * 40, False)
+    monkeypatch.setattr(memr2.runtime, "git_state", lambda path=None: ("a" * 40, True))  # an edit after the start
+    assert run_study(study, workers=1, only="__ref-", progress=False, tree=start) == 2
+    out = capsys.readouterr().out
+    assert out.count("NOT RUN tiny__ref-restricted-oracle__h2__") == 2 and "changed since the study started from aaaaaaa" in out
+    assert not list(Path(study.results_dir).glob("tiny__*.json"))
+    monkeypatch.setattr(memr2.runtime, "git_state", lambda path=None: start)  # the same tree: the cells run
+    assert run_study(study, workers=1, only="__ref-", progress=False, tree=start) == 0
+    assert len(list(Path(study.results_dir).glob("tiny__ref-*.json"))) == 2
+
+
 def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path):
     from memr2.results import CurvePoint, RunResult
 

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if dirty and not args.allow_dirty:
         raise ValueError(f"tracked files differ from commit {commit[:7]}: a study's results must come from committed "
                          "code (commit, or pass --allow-dirty for results marked dirty)")
-    failed = run_study(study, workers=args.workers, only=args.only, progress=not args.no_progress)
+    tree = None if args.allow_dirty else (commit, dirty)  # a clean start: every cell must start from it too
+    failed = run_study(study, workers=args.workers, only=args.only, progress=not args.no_progress, tree=tree)
     if not args.no_report:
         write_report(args, study)
     if failed:
