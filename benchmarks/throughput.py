@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = "configs/synthetic-v1-feature.yaml"
 STUDY_EVAL_EVERY = {8: 5, 16: 3, 32: 2}  # configs/study-synthetic-v1.yaml
-TIMING_KEYS = ("perf/rollout_s", "perf/wall_time_s", "perf/tokens_per_s")
+MACHINE_KEYS = ("perf/rollout_s", "perf/wall_time_s", "perf/tokens_per_s", "perf/peak_rss_gb")  # measured, not computed
 
 
 @contextlib.contextmanager
@@ -61,9 +61,9 @@ def cell_arguments(estimator: str, sessions: int, env_steps: int, quick: bool) -
 
 
 def comparable_metrics(path: Path) -> list[dict]:
-    """The rows of a run's ``metrics.jsonl`` without its timing fields."""
+    """The rows of a run's ``metrics.jsonl`` without what it measured of the machine (times, peak memory)."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
+    return [{k: v for k, v in row.items() if k not in MACHINE_KEYS} for row in rows]
 
 
 def run_cell(tree: Path, arguments: list[str], store: Path, scratch: Path) -> dict:

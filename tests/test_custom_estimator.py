@@ -29,6 +29,7 @@ def test_memr2_train_runs_an_estimator_from_a_file(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "run" / "run.json").read_text())
     assert result["estimator"] == "my_estimator.py:make_estimator"
+    assert result["train"]["estimator_name"] == "logo-manager-local"  # the report's label for this cell
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all(0.0 < line["rollout/local_frac"] < 1.0 for line in lines)  # both its global and its local rows
 
@@ -79,3 +80,32 @@ def test_estimator_kwargs_reach_your_factory_and_row_weights_scale_the_update(tm
 
     assert update_size(0.0) == 0.0  # weight 0: the rows teach nothing
     assert update_size(1.0) > 0.0
+
+
+def test_estimator_kwargs_on_the_command_line_are_checked_against_your_factory(tmp_path, monkeypatch, capsys):
+    """``memr2 train --estimator-kwargs`` reaches the factory's signature check before any run directory is made."""
+    from memr2.cli import main
+
+    shutil.copy(REPO / "docs" / "examples" / "my_estimator.py", tmp_path / "my_estimator.py")
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--estimator", "my_estimator.py:make_estimator", "--estimator-kwargs", '{"omega": 2}',
+                 "--output-dir", "run", "--no-progress"])
+    assert code == 2 and "has no argument 'omega'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_report_names_a_file_estimator_by_the_name_its_factory_gave():
+    """Issue 21 item 8: a study cell of ``my_estimator.py:make_estimator`` is labelled by the Estimator's own name
+    (recorded by each run); a built-in keeps its name, and runs that disagree keep the spec."""
+    from types import SimpleNamespace
+
+    from memr2.study_report import estimator_label
+
+    def runs(*names):
+        return [SimpleNamespace(train={"estimator_name": name}) for name in names]
+
+    assert estimator_label(runs("logo-manager-local", "logo-manager-local"), "my_estimator.py:make_estimator") \
+        == "logo-manager-local"
+    assert estimator_label(runs("grpo"), "grpo") == "grpo"
+    assert estimator_label(runs("a", "b"), "my.py:make") == "my.py:make"
+    assert estimator_label([SimpleNamespace(train=None)], "my.py:make") == "my.py:make"  # results older than the name
