@@ -35,6 +35,8 @@ def main() -> None:
               f"{row['frac_up']:6.2f} {row['frac_down']:6.2f}")
     total = sum(row["count"] for row in summary.values())
     print(f"{total} swaps in {time.perf_counter() - start:.1f}s ('up'/'down': share of swaps that raised/lowered the return)")
+    print("*-changing / *-stale rows are reported, not judged: they hit a memory whose key changes later (always-ADD "
+          "leaves it to conflict with the new value) or one holding an outdated value, so removing it can help")
 
 
 if __name__ == "__main__":
