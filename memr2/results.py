@@ -205,7 +205,6 @@ def read_probe(path: str | os.PathLike[str]) -> JudgeProbe:
 
 
 VERSIONED_PACKAGES = ("memory-r2", "gymnasium", "pettingzoo", "pydantic", "numpy", "torch", "transformers", "vllm")
-PRIVILEGED_AGENTS = ("oracle", "restricted-oracle")
 CHECKSUM_KEY = "record_sha256"
 
 
@@ -229,6 +228,7 @@ def is_privileged(agent: str, env_id: str, env_kwargs: dict[str, Any]) -> bool:
     >>> is_privileged("store-all", locomo, {"observation_gold": True}), is_privileged("mem0-like", locomo, {})
     (True, False)
     """
+    from agents.registry import PRIVILEGED_AGENTS
     from memenv.registration import is_privileged_env
 
     return agent in PRIVILEGED_AGENTS or is_privileged_env(env_id, env_kwargs)

@@ -155,3 +155,12 @@ def test_docs_list_every_protocol():
     table = docs.split("| protocol | environment |")[1].split("```")[0]
     rows = [line for line in table.splitlines() if line.strip().startswith("| `")]
     assert sorted(line.split("`")[1] for line in rows) == sorted(PROTOCOLS)
+
+
+def test_the_privileged_agent_names_are_the_built_ins_whose_class_reads_gold():
+    """Result files are checked by agent name (nothing in them is imported); the names must be exactly the built-in
+    agents whose class declares ``privileged = True``."""
+    from agents.registry import AGENTS, PRIVILEGED_AGENTS, agent_factory
+
+    reads_gold = {name for name in AGENTS if getattr(agent_factory(name), "privileged", False)}
+    assert reads_gold == PRIVILEGED_AGENTS
