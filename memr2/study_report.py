@@ -295,8 +295,10 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
              "last 5 iterations: the share of groups whose rewards all tie (they teach nothing) and the share of "
              "UPDATEs aimed at a memory about the fact's key.\n\n" + cell_table(study, results),
              "#### Trained against where training started\n\nEach start played on the test seeds as the trainer plays "
-             "it (the starts' commands are in their result files). With 3 seeds the smallest one-sided sign-flip p is "
-             "0.125, so no row can say **yes** at 0.05 below 5 seeds; the t interval is the measure.\n\n"
+             "it (the starts' commands are in their result files). The verdict is the Student-t interval of trained - "
+             "start over training seeds, Bonferroni-corrected over the estimators (its level is in the column's "
+             "name): **yes** when its lower end is above 0. The exact sign-flip p (Holm-adjusted over the table) is "
+             f"shown beside it; with {len(study.seeds)} seeds per estimator it cannot go below {0.5 ** len(study.seeds):.3f}.\n\n"
              + start_table(study, results) if study.starts else "",
              f"#### Do trained policies beat the floor?\n\nA conclusion about estimators is drawn only where the "
              f"trained policies beat `{study.floor}`, a non-privileged scripted agent, on the same test seeds.\n\n"
