@@ -10,6 +10,7 @@ differ.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -40,7 +41,9 @@ def add_lora(model: torch.nn.Module, r: int, alpha: int | None = None, *, seed: 
     except ImportError as exc:
         raise ImportError("LoRA needs peft: pip install peft (or pip install -e '.[llm]')") from exc
     config = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=0.0, target_modules="all-linear", bias="none")
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        # peft reads transformers' deprecated is_gradient_checkpointing: a FutureWarning no user can act on
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         torch.manual_seed(seed)
         wrapped = get_peft_model(model, config, autocast_adapter_dtype=True)  # adapters in fp32 on a bf16 base
     for name, parameter in model.named_parameters():  # autocast covers bf16/fp16 bases; make it explicit
