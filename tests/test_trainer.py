@@ -77,7 +77,8 @@ def test_llm_policy_tiny_completes_a_logo_iteration():
 @pytest.mark.slow
 def test_feature_logo_learns_synthetic_8_sessions():
     """The must-show run: FeaturePolicy + logo on 8-session Synthetic-v0 rises far above the initial policy."""
-    cfg = TrainerConfig(curriculum=[8], iterations=60, eval_every=10, estimator="logo")
+    cfg = TrainerConfig(env_id="MemoryR2/Synthetic-v0", curriculum=[8], iterations=60, eval_every=10,
+                        estimator="logo")  # v0 by name: the training default became Synthetic-v1
     trainer = Trainer(cfg)
     final = trainer.train()
     initial = trainer.state.initial_metrics
