@@ -119,11 +119,17 @@ class TrainerConfig:
         "return", "Validation metric that picks a stage's best checkpoint: 'return' (score - penalties, the reward) or 'score'."
     )
     early_stopping_patience: int | None = _f(None, "Stop a stage after this many validations without improvement.")
+    load_best_model_at_end: bool = _f(
+        True,
+        "Which policy a stage hands on and the run is tested as: True, the stage's best validation checkpoint "
+        "(by metric_for_best_model); False, the last iteration's weights (validation then only draws the curve). "
+        "False suits validation sets too small to rank checkpoints that differ by a few questions.",
+    )
     seed: int = _f(0, "Seed of the trainer's generators (training conversations, sampling, local sessions).")
     train_seed_offset: int = _f(0, "Training conversations use env seeds train_seed_offset + 0, 1, 2, ...")
     test_seeds: list = _f(
         [200000 + i for i in range(8)],
-        "Test seeds: the final (best-on-validation) policy is scored on them once, after training; they are never "
+        "Test seeds: the final policy (see load_best_model_at_end) is scored on them once, after training; they are never "
         "used to choose a checkpoint. Empty = skip.",
     )
     feature_hidden: int = _f(64, "FeaturePolicy hidden width.")

@@ -276,20 +276,21 @@ class Trainer:
                 bar.set_postfix(score=f"{record['charts/episode_score']:.3f}", stage=st.stage)
             best = self._checkpoint_dir(curriculum.best_checkpoint_name(st.stage))
             curriculum.next_stage(st)
-            if st.stage < len(cfg.curriculum):  # warm start: the previous stage's best validation checkpoint
-                if self.output_dir is not None:
+            if st.stage < len(cfg.curriculum):  # warm start: the previous stage's best checkpoint, or its last weights
+                if self.output_dir is not None and cfg.load_best_model_at_end:
                     ckpt.load_weights(best, self.policy.model)
                 self._new_optimizer()
         bar.close()
         self.final_iterate = {k: v.detach().clone() for k, v in self.policy.model.state_dict().items()}
-        if self.output_dir is not None:
+        if self.output_dir is not None and cfg.load_best_model_at_end:
             ckpt.load_weights(self._checkpoint_dir(curriculum.best_checkpoint_name(len(cfg.curriculum) - 1)), self.policy.model)
         final = self.validate(cfg.curriculum[-1])
         self._tick()
         return final
 
     def test(self) -> dict[str, Any] | None:
-        """The current policy (after :meth:`train`: the best validation checkpoint) on ``config.test_seeds`` at
+        """The current policy (after :meth:`train`: the best validation checkpoint, or the last iteration's weights
+        when ``load_best_model_at_end`` is False) on ``config.test_seeds`` at
         the last horizon; None when there are no test seeds. Call once, after every choice is made."""
         if not self.config.test_seeds:
             return None

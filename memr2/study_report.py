@@ -275,8 +275,13 @@ def render_study(study: StudyConfig, results: dict[str, RunResult], figures: Seq
     protocol = (
         f"Study `{study.name}` on {trainer.env_id} with the {trainer.policy} policy (`{study.trainer_config}`). Every "
         f"cell spends the same budget of **{study.budget_text()}** (local rerollouts count; a "
-        f"curriculum splits it equally over its stages). Checkpoints are chosen on the validation seeds "
-        f"{trainer.eval_seeds[0]}-{trainer.eval_seeds[-1]}; scores are the chosen policy on the test seeds "
+        f"curriculum splits it equally over its stages). "
+        + (f"Checkpoints are chosen on the validation seeds {trainer.eval_seeds[0]}-{trainer.eval_seeds[-1]}; "
+           "scores are the chosen policy" if trainer.load_best_model_at_end else
+           f"No checkpoint is chosen (`load_best_model_at_end: false`): scores are the last iteration's policy, and "
+           f"the validation seeds {trainer.eval_seeds[0]}-{trainer.eval_seeds[-1]} only draw the curves; the "
+           "\"trained\" and \"final iterate\" columns are the same policy")
+        + f" on the test seeds "
         f"{trainer.test_seeds[0]}-{trainer.test_seeds[-1]}, never used for choosing. Cells are mean [95 % percentile "
         f"bootstrap CI] over training seeds {study.seeds[0]}-{study.seeds[-1]}. {timing_summary(study)}"
     )

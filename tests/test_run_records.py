@@ -1,6 +1,7 @@
 """What makes a run reproducible and its directory trustworthy: provenance in every result, the thread count fixed
 by the config, one run per run directory, one writer at a time, and a rerun compared field by field."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -121,6 +122,20 @@ def test_the_last_iterations_policy_is_tested_beside_the_chosen_one(tmp_path):
     assert main([*TRAIN, "--output-dir", str(out), "--run-name", "r", "--iterations", "2"]) == 0
     result = read_result(out / "r.json")
     assert result.final_test_metrics is not None and result.train["optimizer_updates"] == 2
+
+    last = Trainer(dataclasses.replace(config, load_best_model_at_end=False), tmp_path / "last")
+    last.train()
+    assert last.test() == final != chosen  # the same training, tested as its last iteration's weights
+
+
+def test_without_load_best_model_at_end_the_result_scores_the_last_iteration_once(tmp_path):
+    out = tmp_path / "run"
+    argv = [*TRAIN, "--output-dir", str(out), "--run-name", "r", "--iterations", "2"]
+    assert main([*argv, "--no-load-best-model-at-end"]) == 0
+    result = read_result(out / "r.json")
+    assert result.config["load_best_model_at_end"] is False
+    assert result.final_test_metrics == result.test_metrics
+    assert result.metrics.score == result.curve[-1].score  # the final validation is the last iteration's
 
 
 def test_memr2_verify_reruns_a_result_file_and_reports_drift(tmp_path, capsys):

@@ -195,7 +195,9 @@ def train(args: argparse.Namespace, config: Any, output_dir: Path, start: float)
     final = trainer.train()
     if not trainer.accelerator.is_main_process:
         return 0
-    test, final_test = trainer.test(), trainer.test_final_iterate()
+    test = trainer.test()
+    # without load_best_model_at_end the tested policy is the final iterate: the same weights, not a second eval
+    final_test = trainer.test_final_iterate() if config.load_best_model_at_end else test
     # wall time over every process that ran this training (a resumed run counts its earlier part)
     wall = resumed_wall + (time.perf_counter() - start)
     result = build_result(config, trainer, final, wall, args.run_name or output_dir.name, test, args.origin, final_test)
