@@ -2,7 +2,8 @@
 
 Stages run the horizons of ``TrainerConfig.curriculum`` in order (Memory-R2: 8 -> 16 -> 32 sessions). Within a
 stage, every validation either improves the stage's best value (its checkpoint becomes the warm start of the next
-stage) or counts towards early stopping. The trainer does the I/O; these functions only decide.
+stage, unless ``load_best_model_at_end`` is False: then the stage's last weights are) or counts towards early
+stopping. The trainer does the I/O; these functions only decide.
 """
 
 from __future__ import annotations
@@ -13,6 +14,16 @@ from algorithms.checkpoint import TrainerState
 def best_checkpoint_name(stage: int) -> str:
     """Directory name (under ``checkpoints/``) of a stage's best validation checkpoint."""
     return f"stage{stage}-best"
+
+
+def handed_on_checkpoint_name(stage: int, load_best_model_at_end: bool) -> str:
+    """Directory name of the weights a stage hands on (the next stage's warm start and KL reference): its best
+    validation checkpoint, or with ``load_best_model_at_end`` False its last iteration's weights.
+
+    >>> handed_on_checkpoint_name(0, True), handed_on_checkpoint_name(0, False)
+    ('stage0-best', 'stage0-last')
+    """
+    return best_checkpoint_name(stage) if load_best_model_at_end else f"stage{stage}-last"
 
 
 def record_validation(state: TrainerState, value: float, patience: int | None) -> bool:

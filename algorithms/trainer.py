@@ -225,7 +225,8 @@ class Trainer:
         ckpt.load_rng(directory, self.rank, *self._generators)
         self.logger.truncate(self.state.global_step)
         if self.ref_model is not None and self.state.stage > 0:  # the reference is the stage's warm start
-            ckpt.load_weights(directory.parent / curriculum.best_checkpoint_name(self.state.stage - 1), self.ref_model)
+            handed_on = curriculum.handed_on_checkpoint_name(self.state.stage - 1, self.config.load_best_model_at_end)
+            ckpt.load_weights(directory.parent / handed_on, self.ref_model)
 
     def _checkpoint_dir(self, name: str) -> Path:
         return (self.output_dir or Path(".")) / "checkpoints" / name
@@ -274,11 +275,13 @@ class Trainer:
                     self.save(self._checkpoint_dir("last"))
                 bar.update(1)
                 bar.set_postfix(score=f"{record['charts/episode_score']:.3f}", stage=st.stage)
-            best = self._checkpoint_dir(curriculum.best_checkpoint_name(st.stage))
+            handed_on = self._checkpoint_dir(curriculum.handed_on_checkpoint_name(st.stage, cfg.load_best_model_at_end))
+            if not cfg.load_best_model_at_end and st.stage + 1 < len(cfg.curriculum):
+                self.save(handed_on)  # a run resumed in the next stage reads its KL reference from here
             curriculum.next_stage(st)
             if st.stage < len(cfg.curriculum):  # warm start: the previous stage's best checkpoint, or its last weights
                 if self.output_dir is not None and cfg.load_best_model_at_end:
-                    ckpt.load_weights(best, self.policy.model)
+                    ckpt.load_weights(handed_on, self.policy.model)
                 self._new_optimizer()
         bar.close()
         self.final_iterate = {k: v.detach().clone() for k, v in self.policy.model.state_dict().items()}

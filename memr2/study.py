@@ -333,7 +333,10 @@ def run_study(study: StudyConfig, *, workers: int, only: str | None = None, prog
     print(f"study {study.name}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run on {workers} "
           f"worker process(es); logs in {study.runs_dir}/\n"
           f"protocol: {study.budget_text()} per cell for every estimator (local rerollouts count); "
-          f"checkpoints chosen on validation seeds {trainer.eval_seeds}, scores on test seeds {trainer.test_seeds}; "
+          + (f"checkpoints chosen on validation seeds {trainer.eval_seeds}" if trainer.load_best_model_at_end else
+             f"the last iteration's weights scored (load_best_model_at_end: false), validation seeds "
+             f"{trainer.eval_seeds} draw the curves")
+          + f", scores on test seeds {trainer.test_seeds}; "
           f"training seeds {study.seeds}")
     started, clock, failed = datetime.now(timezone.utc), time.perf_counter(), []
     with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), disable=not progress, desc="study") as bar:

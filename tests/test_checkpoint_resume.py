@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from algorithms import checkpoint as ckpt
 from algorithms.config import TrainerConfig
@@ -72,3 +73,24 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path, monkeypatch, 
     # the warm start changed something: stage 1 started from stage 0's best, not from scratch
     assert (tmp_path / "full" / "checkpoints" / "stage0-best" / "model.safetensors").exists()
     assert not all(torch.equal(a[k], params(Trainer(small_config(**policy)))[k]) for k in a)
+
+
+def test_a_run_resumed_in_a_later_stage_keeps_the_kl_reference_it_had(tmp_path):
+    """With load_best_model_at_end False a stage hands on its last weights, and (beta > 0) they are the next stage's
+    KL reference; a run interrupted in stage 1 must read that reference back, not the stage's best checkpoint."""
+    # stage 0 validates at 2 and 4 (at this rate its best is the first), stage 1 at 6
+    config = small_config(load_best_model_at_end=False, iterations=4, learning_rate=0.3)
+    full = Trainer(config, tmp_path / "full")
+    full.train()
+    saved = tmp_path / "full" / "checkpoints"
+    best, last = (load_file(saved / name / "model.safetensors") for name in ("stage0-best", "stage0-last"))
+    assert not all(torch.equal(best[k], last[k]) for k in best), "stage 0's best and last weights must differ here"
+    first = Trainer(config, tmp_path / "cut")
+    assert first.train(stop_after=7) is None
+    resumed = Trainer(config, tmp_path / "cut")
+    resumed.resume(tmp_path / "cut")
+    assert resumed.state.stage == 1 and resumed.state.global_step == 6
+    resumed.train()
+    a, b = params(full), params(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
