@@ -153,7 +153,7 @@ def test_steps_to_reach_is_the_first_validation_at_or_above_the_target(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["study-synthetic-v1.yaml", "study-demo.yaml", "study-v2-pilot.yaml", "study-v2-sweep.yaml",
-                                  "study-v2.yaml", "study-llm-manager-v2.yaml"])
+                                  "study-v2.yaml", "study-llm-manager-v2.yaml", "study-llm-manager-v3.yaml"])
 def test_committed_study_configs_load_and_plan(name, tmp_path, monkeypatch):
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(tmp_path)  # the trainer config is read from the study YAML's folder, whatever the cwd
@@ -279,3 +279,24 @@ def test_a_budget_per_horizon_is_given_to_every_estimator_at_that_horizon(tmp_pa
     assert study.budget_text() == "30 / 60 environment steps at 1 / 2 sessions"
     with pytest.raises(ValueError, match="no budget for horizon 2"):
         plan(StudyConfig.from_file(write_study(tmp_path, env_steps={1: 30})))
+
+
+def test_in_the_checkout_another_studys_report_does_not_replace_the_leaderboards(tmp_path, monkeypatch):
+    """`memr2 study --config <another study>` without --out once rewrote leaderboards/study.md and README.md with
+    that study's report; it now goes to leaderboards/<name>/ and the leaderboard's own files stay as they were."""
+    import argparse
+
+    from memr2 import workspace
+    from memr2.commands.study import write_report
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "leaderboards").mkdir()
+    (tmp_path / "leaderboards" / "study.md").write_text("the leaderboard's study")
+    monkeypatch.setattr(workspace, "checkout_root", lambda: tmp_path)
+    monkeypatch.chdir(tmp_path)
+    path = write_study(tmp_path)
+    args = argparse.Namespace(config=str(path), out=None, baselines=False)
+    write_report(args, StudyConfig.from_file(path))
+    assert (tmp_path / "leaderboards" / "study.md").read_text() == "the leaderboard's study"
+    assert "tiny" in (tmp_path / "leaderboards" / "tiny" / "study.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "leaderboards").iterdir()) == ["study.md", "tiny"]

@@ -22,8 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
     parser.add_argument("--out", default=None,
                         help="folder for the study's report (study.md and figures). Default: in the memory-r2 "
-                        "checkout the whole leaderboard is regenerated with this study's report (`memr2 leaderboard "
-                        "--study CONFIG`); elsewhere the report alone goes to the study's results_dir")
+                        "checkout, for the leaderboard's study (configs/study-v2.yaml) the whole leaderboard is "
+                        "regenerated with its report (`memr2 leaderboard --study CONFIG`) and any other study's report "
+                        "goes to leaderboards/<study name>/; elsewhere the report goes to the study's results_dir")
     parser.add_argument("--baselines", action="store_true",
                         help="add the committed baseline rows (reference agents' results) to the report")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -87,22 +88,25 @@ def verify(study, args: argparse.Namespace) -> int:
 
 
 def write_report(args: argparse.Namespace, study) -> None:
-    """In the checkout without ``--out``: the whole leaderboard, this study's report included, as
-    ``memr2 leaderboard --study CONFIG`` writes it. Elsewhere (or with ``--out``): the study's report alone, into
-    ``--out`` or the study's results folder, and nothing outside it (docs/study.md, "Your own study")."""
+    """In the checkout without ``--out``, for the leaderboard's own study (``DEFAULT_STUDY``): the whole
+    leaderboard, this study's report included, as ``memr2 leaderboard --study CONFIG`` writes it; any other study's
+    report alone into ``leaderboards/<name>/`` (it must not replace the leaderboard's study report). Elsewhere (or
+    with ``--out``): the study's report alone, into ``--out`` or the study's results folder, and nothing outside it
+    (docs/study.md, "Your own study")."""
     from pathlib import Path
 
     from memr2.commands import leaderboard
     from memr2.commands.leaderboard import Plan, write_study_report
-    from memr2.workspace import in_checkout, load_baselines
+    from memr2.workspace import DEFAULT_STUDY, checkout_root, in_checkout, load_baselines
 
-    if args.out is None and in_checkout():
+    checkout = args.out is None and in_checkout()
+    if checkout and Path(args.config).resolve() == checkout_root() / DEFAULT_STUDY:
         parser = argparse.ArgumentParser(prog="memr2")  # the command's own parser: no cycle back through memr2.cli
         leaderboard.register(parser.add_subparsers())
         report = parser.parse_args(["leaderboard", "--study", args.config] + (["--baselines"] if args.baselines else []))
         report.func(report)
         return
-    folder = Path(args.out or study.results_dir)
+    folder = Path(args.out or (Path("leaderboards") / study.name if checkout else study.results_dir))
     folder.mkdir(parents=True, exist_ok=True)
     baselines = load_baselines() if args.baselines else []
     write_study_report(Plan([], folder / "README.md", None, None, study, args.config, baselines), None)
