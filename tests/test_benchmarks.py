@@ -28,6 +28,7 @@ QUICK = {
     "prompt_tokens.py": "SmolLM2 tokens (mean, max)",
     "llm_iteration_cost.py": "parse_failure_rate",  # --quick: the tiny random model
     "llm_manager_outputs.py": "| episode, session | facts shown | memories shown | teacher | warm start | tiny-perturbed |",
+    "llm_checkpoint_scores.py": "| estimator | checkpoints | mean gain over the warm start [95 % t CI] |",
     "engines_cost.py": "load average at end:",  # each engine's route only where its extra is installed
 }
 NEEDS = {  # scripts whose quick run needs what the default test run does not have
