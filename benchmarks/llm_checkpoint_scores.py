@@ -42,7 +42,6 @@ def write_table(args: argparse.Namespace, out) -> None:
     trainer = Trainer(config, None, progress=False)  # builds the warm start: the policy the trainer starts from
     horizon = config.curriculum[-1]
     seeds = list(range(args.seed, args.seed + args.episodes))
-    initial = {k: v.detach().clone() for k, v in trainer.policy.model.state_dict().items()}
 
     def score() -> float:
         return evaluate_policy(trainer.make_env(horizon), seeds, trainer.policy, trainer.eval_generator)["score"]
@@ -55,8 +54,7 @@ def write_table(args: argparse.Namespace, out) -> None:
     gains: dict[str, list[float]] = {}
     for name in args.checkpoint:
         directory = Path(name)
-        trainer.policy.model.load_state_dict(initial)
-        load_weights(directory, trainer.policy.model)
+        load_weights(directory, trainer.policy.model)  # strict: replaces every weight the previous one set
         value, estimator = score(), checkpoint_estimator(directory)
         gains.setdefault(estimator, []).append(value - start)
         print(f"| {directory.parent.parent.name}/{directory.name} | {estimator} | {value:.3f} | {value - start:+.3f} |",
