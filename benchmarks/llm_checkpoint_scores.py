@@ -25,6 +25,7 @@ from llm_manager_outputs import checkpoint_parser, quick_setup, write_markdown  
 from algorithms.checkpoint import load_weights  # noqa: E402
 from algorithms.config import TrainerConfig  # noqa: E402
 from algorithms.rollouts import evaluate_policy  # noqa: E402
+from memr2.leaderboard import Markup, table_header, table_row  # noqa: E402
 from memr2.stats import t_interval  # noqa: E402
 
 
@@ -49,25 +50,27 @@ def write_table(args: argparse.Namespace, out) -> None:
     start = score()
     print(f"{config.env_id}, {horizon} sessions, seeds {seeds[0]}-{seeds[-1]} ({len(seeds)} conversations), greedy\n",
           file=out)
-    print("| policy | estimator | score | - warm start |\n|---|---|---|---|", file=out)
-    print(f"| warm start | - | {start:.3f} | - |", file=out)
+    print("\n".join(table_header(["policy", "estimator", "score", "- warm start"])), file=out)
+    print(table_row(["warm start", "-", f"{start:.3f}", "-"]), file=out)
     gains: dict[str, list[float]] = {}
     for name in args.checkpoint:
         directory = Path(name)
         load_weights(directory, trainer.policy.model)  # strict: replaces every weight the previous one set
         value, estimator = score(), checkpoint_estimator(directory)
         gains.setdefault(estimator, []).append(value - start)
-        print(f"| {directory.parent.parent.name}/{directory.name} | {estimator} | {value:.3f} | {value - start:+.3f} |",
-              file=out)
+        # the names come from the checkpoint's folder and config.json: escaped, so they cannot forge a row
+        print(table_row([f"{directory.parent.parent.name}/{directory.name}", str(estimator), f"{value:.3f}",
+                         f"{value - start:+.3f}"]), file=out)
     groups = {**gains, **({"pooled": [g for v in gains.values() for g in v]} if len(gains) > 1 else {})}
-    print("\n| estimator | checkpoints | mean gain over the warm start [95 % t CI] |\n|---|---|---|", file=out)
+    print("\n" + "\n".join(table_header(["estimator", "checkpoints", "mean gain over the warm start [95 % t CI]"])),
+          file=out)
     for estimator, values in groups.items():
         if len(values) > 1:
             mean, low, high = t_interval(values)
-            cell = f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
+            cell = Markup(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]")  # this script's own numbers: not escaped
         else:
             cell = f"{values[0]:+.3f}"
-        print(f"| {estimator} | {len(values)} | {cell} |", file=out)
+        print(table_row([str(estimator), str(len(values)), cell]), file=out)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -86,3 +86,31 @@ def test_vllm_vs_transformers_quick_run(tmp_path):
     done = run_quick("vllm_vs_transformers.py", tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert '"vllm_over_transformers"' in done.stdout
+
+
+def test_checkpoint_scores_escape_what_a_checkpoint_folder_says(tmp_path):
+    """A checkpoint's config.json (someone else's run) names its estimator; that text cannot add a table row."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from algorithms.config import TrainerConfig
+    from algorithms.policies import make_policy
+
+    config = {"env_id": "MemoryR2/Synthetic-v1", "policy": "llm", "model": "tiny", "action_format": "compact",
+              "prompt_style": "terse", "scripted_role": "extractor", "scripted_agent": "reference",
+              "max_completion_length": 8, "curriculum": [2]}
+    (tmp_path / "trainer.json").write_text(json.dumps({"trainer": config}))
+    checkpoint = tmp_path / "run" / "checkpoints" / "last"
+    checkpoint.mkdir(parents=True)
+    save_file({k: v.clone() for k, v in make_policy(TrainerConfig(**config)).model.state_dict().items()},
+              checkpoint / "model.safetensors")
+    (checkpoint / "config.json").write_text(json.dumps({"estimator": "grpo | 9.999 | +9.999 |\n| forged"}))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "llm_checkpoint_scores.py"), "--config",
+                           str(tmp_path / "trainer.json"), "--checkpoint", str(checkpoint), "--episodes", "1"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("|")]
+    assert not any(line.startswith("| forged") for line in rows)
+    assert "| run/last | grpo \\| 9.999 \\| +9.999 \\| \\| forged | " in done.stdout
